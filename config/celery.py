@@ -1,0 +1,12 @@
+"""The Celery app. Tasks are for work that can wait (notifications, escalation timing);
+the database, not the broker, holds every pending step."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("vigil")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,119 @@
+"""Escalation policies, contact methods and the record of every notification."""
+
+from django.conf import settings
+from django.db import models
+
+
+class EscalationPolicy(models.Model):
+    name = models.CharField(max_length=100)
+    team = models.ForeignKey(
+        "oncall.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="policies"
+    )
+    repeat_count = models.PositiveIntegerField(
+        default=0, help_text="How many more times to run all steps when nobody acknowledges."
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "escalation policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EscalationStep(models.Model):
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveIntegerField(default=0)
+    delay_minutes = models.PositiveIntegerField(
+        default=0, help_text="Minutes after the previous step (step 0: after the trigger)."
+    )
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    schedules = models.ManyToManyField("oncall.Schedule", blank=True, related_name="+")
+    teams = models.ManyToManyField("oncall.Team", blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["policy", "order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.policy}: step {self.order}"
+
+
+class ContactMethod(models.Model):
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Outgoing webhook"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    address = models.CharField(max_length=500, help_text="Email address or webhook URL.")
+    slack_format = models.BooleanField(
+        default=False, help_text="Send a Slack-compatible body to the webhook."
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.address}"
+
+
+class NotificationRule(models.Model):
+    """Which contact method fires how many minutes after the user is paged."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_rules"
+    )
+    contact_method = models.ForeignKey(ContactMethod, on_delete=models.CASCADE, related_name="rules")
+    delay_minutes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["user", "delay_minutes"]
+
+
+class Notification(models.Model):
+    """One message to one person on one channel. `dedupe_key` makes a retried or
+    re-run step send at most once (incident, step, repeat, user, channel, kind)."""
+
+    class Kind(models.TextChoices):
+        PAGE = "page", "Page"
+        RECOVERY = "recovery", "Recovery"
+        SUMMARY = "summary", "Flapping summary"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        HELD = "held", "Held"
+
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.CASCADE, related_name="notifications"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    contact_method = models.ForeignKey(ContactMethod, null=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PAGE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    step_index = models.IntegerField(default=0)
+    repeat_index = models.IntegerField(default=0)
+    channel = models.CharField(max_length=10)
+    address = models.CharField(max_length=500)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+
+class EscalationTickState(models.Model):
+    """A single row recording the last completed escalation tick (for health checks)."""
+
+    name = models.CharField(max_length=50, unique=True)
+    last_tick_at = models.DateTimeField(null=True)

@@ -1,0 +1,211 @@
+"""The one pipeline every door ends in: `apply_event`.
+
+Doors authenticate and normalise; everything that decides what an event does lives here:
+dedup, incident state, the event log, and starting escalation after the commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from escalation import dispatch
+from incidents import actions
+from incidents.models import Alert, Event, Incident
+from integrations.formats.base import NormalizedEvent
+from integrations.models import IntegrationKey
+
+logger = logging.getLogger("vigil.pipeline")
+
+SUMMARY_MAX = 1024
+DEDUP_KEY_MAX = 255
+DEDUP_KEY_KEEP = 190
+
+
+@dataclass
+class Outcome:
+    outcome: str
+    dedup_key: str
+    incident_id: int | None
+    event_id: int | None = None
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        return {"dedup_key": self.dedup_key, "incident_id": self.incident_id, "outcome": self.outcome}
+
+
+def fit_dedup_key(dedup_key: str) -> str:
+    """Over 255 characters: the first 190 + '~' + SHA-256 hex, so two long keys never merge
+    and trigger, acknowledge and resolve all agree."""
+    if len(dedup_key) <= DEDUP_KEY_MAX:
+        return dedup_key
+    return dedup_key[:DEDUP_KEY_KEEP] + "~" + hashlib.sha256(dedup_key.encode("utf-8")).hexdigest()
+
+
+def raw_text(event: NormalizedEvent, body_text: str | None) -> str:
+    if body_text is not None:
+        return body_text
+    return json.dumps(event.raw, ensure_ascii=False, default=str)
+
+
+def apply_event(
+    key: IntegrationKey,
+    event: NormalizedEvent,
+    *,
+    format: str,
+    client_ip: str | None = None,
+    body_text: str | None = None,
+) -> Outcome:
+    """Apply one normalised event and log it; committed before this returns.
+
+    1 normalise limits  2 lock the open alert  3 create/update/acknowledge/resolve
+    4 log the event  5 start escalation or send recovery after the commit."""
+    event.summary = event.summary[:SUMMARY_MAX]
+    event.dedup_key = fit_dedup_key(event.dedup_key)
+    with transaction.atomic():
+        outcome = _apply(key, event)
+        logged = Event.objects.create(
+            integration_key=key,
+            incident_id=outcome.incident_id,
+            format=format,
+            action=event.action if event.action in Event.Action.values else Event.Action.NONE,
+            outcome=outcome.outcome,
+            reason=(outcome.reason or event.reason or "; ".join(event.errors))[:500],
+            dedup_key=event.dedup_key,
+            summary=event.summary,
+            severity=event.severity if event.action == "trigger" else "",
+            original_severity=event.original_severity[:100],
+            normalized=event.to_log(),
+            raw=raw_text(event, body_text),
+            client_ip=client_ip,
+        )
+    outcome.event_id = logged.pk
+    return outcome
+
+
+def _apply(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
+    if event.action == "trigger":
+        return _trigger(key, event)
+    if event.action == "acknowledge":
+        return _acknowledge(key, event)
+    if event.action == "resolve":
+        return _resolve(key, event)
+    if event.action == "test":
+        return Outcome(Event.Outcome.TEST, event.dedup_key, None, reason="test notification; nobody paged")
+    if event.action == "invalid":
+        return Outcome(Event.Outcome.REJECTED, event.dedup_key, None, reason="; ".join(event.errors))
+    return Outcome(Event.Outcome.IGNORED, event.dedup_key, None, reason=event.reason)
+
+
+def _open_alert(key: IntegrationKey, dedup_key: str) -> Alert | None:
+    return (
+        Alert.objects.select_for_update()
+        .filter(integration_key=key, dedup_key=dedup_key, status=Alert.Status.OPEN)
+        .first()
+    )
+
+
+def _trigger(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
+    now = timezone.now()
+    for _attempt in range(3):
+        alert = _open_alert(key, event.dedup_key) if event.dedupable else None
+        if alert is not None:
+            return _repeat_trigger(alert, event, now)
+        try:
+            # The savepoint lets a lost race roll back just this insert; the partial unique
+            # index, not Python, decides who created the open alert.
+            with transaction.atomic():
+                incident = _create_incident(key, event, now)
+        except IntegrityError:
+            logger.info("dedup race on %s; re-reading the open alert", event.dedup_key[:40])
+            continue
+        return Outcome(Event.Outcome.CREATED, event.dedup_key, incident.pk)
+    raise RuntimeError("could not settle a dedup race in 3 attempts")
+
+
+def _repeat_trigger(alert: Alert, event: NormalizedEvent, now) -> Outcome:
+    """Same dedup key, alert still open: count it and keep the latest payload beside the
+    first summary. The incident's status and escalation are left as they are."""
+    from django.db.models import F
+
+    Alert.objects.filter(pk=alert.pk).update(
+        count=F("count") + 1, last_seen_at=now, last_trigger_at=now
+    )
+    Incident.objects.filter(pk=alert.incident_id).update(
+        alert_count=F("alert_count") + 1, last_seen_at=now, latest=event.to_log()
+    )
+    return Outcome(Event.Outcome.UPDATED, event.dedup_key, alert.incident_id)
+
+
+def _create_incident(key: IntegrationKey, event: NormalizedEvent, now) -> Incident:
+    incident = Incident.objects.create(
+        integration_key=key,
+        team_id=key.team_id,
+        status=Incident.Status.TRIGGERED,
+        severity=event.severity,
+        original_severity=event.original_severity[:100],
+        dedup_key=event.dedup_key,
+        summary=event.summary,
+        source=event.source[:1024],
+        component=event.component[:1024],
+        group=event.group[:1024],
+        event_class=event.event_class[:1024],
+        labels=event.labels,
+        details=event.details,
+        links=event.links,
+        images=event.images,
+        runbook=event.runbook[:2048],
+        entity=event.entity[:1024],
+        group_key=event.group_key[:255],
+        alert_count=1,
+        first_seen_at=now,
+        last_seen_at=now,
+        escalation_policy_id=key.escalation_policy_id,
+        # Step 0 is due now. It lives in the database, so a lost task costs one tick.
+        next_escalation_at=now,
+    )
+    Alert.objects.create(
+        incident=incident,
+        integration_key=key,
+        dedup_key=event.dedup_key,
+        summary=event.summary,
+        severity=event.severity,
+        labels=event.labels,
+        first_seen_at=now,
+        last_seen_at=now,
+        last_trigger_at=now,
+    )
+    dispatch.on_commit_advance_escalation(incident.pk)
+    return incident
+
+
+def _acknowledge(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
+    alert = _open_alert(key, event.dedup_key)
+    if alert is None:
+        return Outcome(Event.Outcome.IGNORED, event.dedup_key, None, reason="no open alert")
+    result = actions.acknowledge_incident(alert.incident_id, via="alert source")
+    if not result.changed:
+        return Outcome(Event.Outcome.IGNORED, event.dedup_key, alert.incident_id, reason=result.message)
+    return Outcome(Event.Outcome.ACKNOWLEDGED, event.dedup_key, alert.incident_id)
+
+
+def _resolve(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
+    alert = _open_alert(key, event.dedup_key)
+    if alert is None:
+        return Outcome(Event.Outcome.IGNORED, event.dedup_key, None, reason="no open alert")
+    now = timezone.now()
+    incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
+    Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.RESOLVED, resolved_at=now, last_seen_at=now)
+    still_open = incident.alerts.filter(status=Alert.Status.OPEN).count()
+    if still_open:
+        return Outcome(
+            Event.Outcome.RESOLVED, event.dedup_key, incident.pk,
+            reason=f"alert resolved; {still_open} other alert(s) of the incident still open",
+        )
+    if incident.status != Incident.Status.RESOLVED:
+        actions.mark_resolved(incident, now=now, via="alert source")
+    return Outcome(Event.Outcome.RESOLVED, event.dedup_key, incident.pk)

@@ -1,0 +1,182 @@
+"""The shape every ingest door shares: read the body, authenticate the key, parse with the
+door's format, apply the rate limit, hand each event to the one pipeline, answer.
+
+A door subclass says only where its key lives, which format parses it, and how its
+success answer looks. It holds no business rules."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Callable
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from incidents.pipeline import Outcome, apply_event
+from integrations.body import BodyError, parse_json_object
+from integrations.formats.base import FormatError, NormalizedEvent
+from integrations.models import IntegrationKey
+from integrations.ratelimit import check_inbound, client_ip
+
+logger = logging.getLogger("vigil.doors")
+
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def error_body(errors: list[str], message: str = "Event object is invalid", status: str = "invalid event") -> dict:
+    return {"status": status, "message": message, "errors": errors}
+
+
+def bearer_token(request: HttpRequest) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def basic_password(request: HttpRequest) -> str | None:
+    """Grafana's Basic auth: the key is the password (the user name is ignored)."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value.strip():
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _user, sep, password = decoded.partition(":")
+    return password if sep and password else None
+
+
+class Door(APIView):
+    """Subclasses set `format_slug` and `parse`, and may override `raw_key`,
+    `invalid_key_response`, `success_response` and `body_error_response`."""
+
+    # Doors authenticate by integration key only: session cookies and tokens are ignored,
+    # which also makes them CSRF-exempt.
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    format_slug: str = ""
+    parse: Callable[[dict], list[NormalizedEvent]]
+    success_status = 202
+    #: Body must parse before the key can be found (the key is in the body).
+    key_in_body = False
+
+    # --- what a subclass may change -------------------------------------------------
+    def raw_key(self, request, body: dict | None, path_key: str | None) -> str | None:
+        return path_key or bearer_token(request)
+
+    def invalid_key_response(self) -> Response:
+        return Response(
+            error_body(["Invalid integration key"], "Unauthorized", "unauthorized"), status=401
+        )
+
+    def body_error_response(self, error: BodyError) -> Response:
+        return Response(error_body([error.message]), status=400)
+
+    def success_response(self, outcomes: list[Outcome]) -> Response:
+        first = outcomes[0] if outcomes else None
+        return Response(
+            {
+                "status": "success",
+                "message": "Event processed",
+                "dedup_key": first.dedup_key if first else None,
+                "incident_id": first.incident_id if first else None,
+            },
+            status=self.success_status,
+        )
+
+    def parse_events(self, body: dict, request, integration: IntegrationKey) -> list[NormalizedEvent]:
+        return type(self).parse(body)
+
+    # --- the one flow ------------------------------------------------------------------
+    def post(self, request, key: str | None = None):
+        return self.handle(request, key)
+
+    def handle(self, request, path_key: str | None):
+        raw = request._request.body
+        body = None
+        body_error = None
+        try:
+            body = parse_json_object(raw)
+        except BodyError as exc:
+            body_error = exc
+        if body_error is not None and self.key_in_body:
+            # The key is inside what could not be read.
+            return self.body_error_response(body_error)
+
+        integration = IntegrationKey.objects.authenticate(self.raw_key(request, body, path_key))
+        if integration is None:
+            return self.invalid_key_response()  # nothing is written for an unknown key
+        if body_error is not None:
+            return self.body_error_response(body_error)
+
+        ip = client_ip(request._request)
+        try:
+            events = self.parse_events(body, request, integration)
+        except FormatError as exc:
+            verdict = check_inbound(request._request, ip=ip, key_digest=integration.key_digest)
+            if verdict.limited:
+                return self.rate_limited_response(verdict.retry_after)
+            self.log_rejected(integration, exc.errors, raw, ip)
+            return Response(error_body(exc.errors), status=400)
+
+        if not (events and all(e.is_closing for e in events)):
+            verdict = check_inbound(request._request, ip=ip, key_digest=integration.key_digest)
+            if verdict.limited:
+                return self.rate_limited_response(verdict.retry_after)
+
+        body_text = raw.decode("utf-8")
+        single = len(events) == 1
+        outcomes = [
+            apply_event(
+                integration, event, format=self.format_slug, client_ip=ip,
+                body_text=body_text if single else None,
+            )
+            for event in events
+        ]
+        self.touch(integration)
+        return self.success_response(outcomes)
+
+    def rate_limited_response(self, retry_after: int) -> Response:
+        response = Response(
+            error_body(
+                ["rate limit exceeded"],
+                "Requests are arriving too quickly. Please retry later.",
+                "throttle event",
+            ),
+            status=429,
+        )
+        response["Retry-After"] = str(retry_after)
+        return response
+
+    def log_rejected(self, integration: IntegrationKey, errors: list[str], raw: bytes, ip: str) -> None:
+        """A request that passed authentication but failed validation still leaves a row,
+        so the key's page can show why a sender's alerts are not arriving."""
+        from incidents.models import Event
+
+        Event.objects.create(
+            integration_key=integration,
+            format=self.format_slug,
+            action=Event.Action.NONE,
+            outcome=Event.Outcome.REJECTED,
+            reason="; ".join(errors)[:500],
+            raw=raw.decode("utf-8", errors="replace"),
+            client_ip=ip,
+        )
+
+    @staticmethod
+    def touch(integration: IntegrationKey) -> None:
+        """Record last use, at most once a minute per key, to keep the hot path lean."""
+        now = timezone.now()
+        last = integration.last_used_at
+        if last is None or (now - last).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
+            with transaction.atomic():
+                IntegrationKey.objects.filter(pk=integration.pk).update(last_used_at=now)

@@ -1,0 +1,88 @@
+"""The inbound rate limit, as API.md words it: per client IP (django-ratelimit over
+django-redis, failing open when Redis is down), never refusing a request whose events are
+all acknowledges or resolves, with an optional per-key limit, exempt CIDRs, and
+X-Forwarded-For believed only from trusted proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from django_ratelimit.core import get_usage
+
+logger = logging.getLogger("vigil.ratelimit")
+_last_warning = [0.0]
+WARN_EVERY_SECONDS = 60
+
+
+@lru_cache(maxsize=32)
+def _networks(cidrs: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+def _in(ip: str, cidrs: list[str]) -> bool:
+    if not cidrs:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in net for net in _networks(tuple(cidrs)))
+
+
+def client_ip(request) -> str:
+    """The socket address, unless it is a trusted proxy: then the right-most address of
+    X-Forwarded-For that is not itself a trusted proxy."""
+    remote = request.META.get("REMOTE_ADDR", "") or "0.0.0.0"
+    proxies = settings.INBOUND_TRUSTED_PROXIES
+    if not proxies or not _in(remote, proxies):
+        return remote
+    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+    for candidate in reversed(forwarded):
+        try:
+            ipaddress.ip_address(candidate)
+        except ValueError:
+            break
+        if not _in(candidate, proxies):
+            return candidate
+    return remote
+
+
+@dataclass
+class Verdict:
+    limited: bool
+    retry_after: int = 0
+    scope: str = ""
+
+
+def _check(request, group: str, value: str, rate: str) -> Verdict:
+    usage = get_usage(request, group=group, key=lambda _g, _r: value, rate=rate, increment=True)
+    if usage is None:
+        _warn_fail_open()
+        return Verdict(False)
+    if usage["should_limit"]:
+        return Verdict(True, max(1, usage["time_left"]), group)
+    return Verdict(False)
+
+
+def _warn_fail_open() -> None:
+    now = time.monotonic()
+    if now - _last_warning[0] >= WARN_EVERY_SECONDS:
+        _last_warning[0] = now
+        logger.warning("rate limiter unavailable (Redis down?); letting requests through")
+
+
+def check_inbound(request, *, ip: str, key_digest: str | None) -> Verdict:
+    if _in(ip, settings.INBOUND_RATE_LIMIT_EXEMPT):
+        return Verdict(False)
+    if settings.INBOUND_RATE_LIMIT:
+        verdict = _check(request, "inbound-ip", ip, settings.INBOUND_RATE_LIMIT)
+        if verdict.limited:
+            return verdict
+    if settings.INBOUND_RATE_LIMIT_PER_KEY and key_digest:
+        return _check(request, "inbound-key", key_digest, settings.INBOUND_RATE_LIMIT_PER_KEY)
+    return Verdict(False)

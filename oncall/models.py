@@ -1,0 +1,159 @@
+"""Teams, their members, and the on-call schedules escalation reads."""
+
+import secrets
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA time zone")
+
+
+class TeamQuerySet(models.QuerySet):
+    def for_user(self, user):
+        if user.is_superuser:
+            return self
+        return self.filter(memberships__user=user)
+
+    def administered_by(self, user):
+        if user.is_superuser:
+            return self
+        return self.filter(
+            memberships__user=user, memberships__role=TeamMembership.Role.ADMIN
+        )
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="TeamMembership", related_name="teams"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TeamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_admin(self, user) -> bool:
+        return user.is_superuser or self.memberships.filter(
+            user=user, role=TeamMembership.Role.ADMIN
+        ).exists()
+
+    def is_member(self, user) -> bool:
+        return user.is_superuser or self.memberships.filter(user=user).exists()
+
+
+class TeamMembership(models.Model):
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        RESPONDER = "responder", "Responder"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.RESPONDER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="unique_team_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+class Schedule(models.Model):
+    name = models.CharField(max_length=100)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="schedules"
+    )
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Rotation(models.Model):
+    """One layer of a schedule. Later layers (higher `order`) win where they have someone."""
+
+    class ShiftKind(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        CUSTOM = "custom", "Custom hours"
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="rotations")
+    name = models.CharField(max_length=100, blank=True)
+    order = models.PositiveIntegerField(default=0)
+    shift_kind = models.CharField(max_length=10, choices=ShiftKind.choices, default=ShiftKind.WEEKLY)
+    shift_hours = models.PositiveIntegerField(
+        default=24, help_text="Shift length in hours when the shift kind is custom."
+    )
+    handoff_time = models.TimeField(default="09:00")
+    start = models.DateTimeField(help_text="When the first participant's first shift starts.")
+    # Optional restriction: the rotation is only active between these local times
+    # on these weekdays (0=Monday); empty means always.
+    restrict_weekdays = models.JSONField(default=list, blank=True)
+    restrict_start_time = models.TimeField(null=True, blank=True)
+    restrict_end_time = models.TimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["schedule", "order", "id"]
+
+    def __str__(self) -> str:
+        return self.name or f"Rotation {self.pk}"
+
+
+class RotationParticipant(models.Model):
+    rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["rotation", "position", "id"]
+
+
+class ScheduleOverride(models.Model):
+    """`user` covers the schedule from `start` to `end`, whatever the rotations say."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="overrides")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [models.Index(fields=["schedule", "start", "end"])]
+
+    def clean(self):
+        if self.start and self.end and self.end <= self.start:
+            raise ValidationError({"end": "The override must end after it starts."})
+
+
+def new_calendar_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class CalendarFeedToken(models.Model):
+    """The secret in a user's iCalendar subscription URL."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_token"
+    )
+    secret = models.CharField(max_length=64, unique=True, default=new_calendar_secret)
+    created_at = models.DateTimeField(auto_now_add=True)

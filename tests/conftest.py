@@ -1,0 +1,40 @@
+import json
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import make_key, make_team
+
+SHARED_PAYLOADS = Path(__file__).resolve().parents[2] / "shared" / "payloads"
+LOCAL_PAYLOADS = Path(__file__).resolve().parent / "integrations" / "payloads"
+
+
+def load_payload(relative: str) -> dict:
+    """A vendor payload kept with the tests (copied from shared/payloads with its source)."""
+    return json.loads((LOCAL_PAYLOADS / relative).read_text())
+
+
+@pytest.fixture
+def team(db):
+    return make_team("SRE")
+
+
+@pytest.fixture
+def key_and_raw(team):
+    return make_key(team=team)
+
+
+@pytest.fixture
+def key(key_and_raw):
+    return key_and_raw[0]
+
+
+@pytest.fixture
+def raw_key(key_and_raw):
+    return key_and_raw[1]
+
+
+@pytest.fixture
+def api():
+    return APIClient()

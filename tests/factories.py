@@ -1,0 +1,39 @@
+"""Small make_* helpers that build real rows (no mocks of our own models)."""
+
+import itertools
+
+from django.contrib.auth import get_user_model
+
+from escalation.models import EscalationPolicy
+from integrations.models import IntegrationKey
+from oncall.models import Team, TeamMembership
+
+_seq = itertools.count(1)
+
+
+def make_user(username=None, *, team=None, role=TeamMembership.Role.RESPONDER, **fields):
+    username = username or f"user{next(_seq)}"
+    user = get_user_model().objects.create_user(
+        username=username, password=fields.pop("password", "correct horse battery"),
+        email=fields.pop("email", f"{username}@example.com"), **fields
+    )
+    if team is not None:
+        TeamMembership.objects.create(team=team, user=user, role=role)
+    return user
+
+
+def make_team(name=None):
+    name = name or f"Team {next(_seq)}"
+    return Team.objects.create(name=name, slug=name.lower().replace(" ", "-"))
+
+
+def make_policy(name=None, team=None):
+    return EscalationPolicy.objects.create(name=name or f"Policy {next(_seq)}", team=team)
+
+
+def make_key(*, team=None, policy=None, **fields) -> tuple[IntegrationKey, str]:
+    """An integration key and its raw secret."""
+    policy = policy or make_policy(team=team)
+    return IntegrationKey.create_with_raw_key(
+        name=fields.pop("name", f"key {next(_seq)}"), escalation_policy=policy, team=team, **fields
+    )
