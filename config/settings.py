@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_htmx",
+    "config.apps.VigilConfig",
     "oncall",
     "integrations",
     "escalation",

@@ -8,6 +8,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/v1/", include("incidents.api_urls")),
+    path("api/v1/", include("config.api_urls")),
     path("", include("integrations.urls")),
 ]

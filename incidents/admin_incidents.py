@@ -1,0 +1,1 @@
+"""Admin for incidents, alerts, events and the timeline."""

@@ -1,0 +1,1 @@
+"""Admin for suppression rules and maintenance windows."""
