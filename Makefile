@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# npm ci writes this file; it is newer than the lock file once the install is done.
+NODE_STAMP := node_modules/.package-lock.json
 export DJANGO_SETTINGS_MODULE := config.settings
 
 .PHONY: run test lint venv chromium bench clean
@@ -15,8 +17,13 @@ $(STAMP): requirements.txt
 
 venv: $(STAMP)
 
+# Front-end packages (htmx) from the npm registry, served by Django's staticfiles: never a CDN.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 # Web + celery worker + celery beat at http://127.0.0.1:8000 (SQLite by default).
-run: $(STAMP)
+run: $(STAMP) $(NODE_STAMP)
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py bootstrap_demo
 	DEBUG=$${DEBUG:-true} $(BIN)/honcho start -f Procfile
@@ -29,7 +36,7 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 # ruff + the whole suite against PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).
-test: $(STAMP) chromium
+test: $(STAMP) $(NODE_STAMP) chromium
 	$(BIN)/ruff check .
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vigil_test} \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)

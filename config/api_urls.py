@@ -2,9 +2,22 @@
 
 from rest_framework.routers import DefaultRouter
 
+from escalation.api import ContactMethodViewSet, EscalationPolicyViewSet, NotificationRuleViewSet
 from incidents.api import IncidentViewSet
+from incidents.api_rules import SuppressionRuleViewSet
+from integrations.api import IntegrationKeyViewSet
+from oncall.api import OnCallViewSet, ScheduleViewSet
+from oncall.api_teams import TeamViewSet
 
 router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
+router.register("integration-keys", IntegrationKeyViewSet, basename="integration-key")
+router.register("teams", TeamViewSet, basename="team")
+router.register("escalation-policies", EscalationPolicyViewSet, basename="escalation-policy")
+router.register("contact-methods", ContactMethodViewSet, basename="contact-method")
+router.register("notification-rules", NotificationRuleViewSet, basename="notification-rule")
+router.register("schedules", ScheduleViewSet, basename="schedule")
+router.register("oncall", OnCallViewSet, basename="oncall")
+router.register("suppression-rules", SuppressionRuleViewSet, basename="suppression-rule")
 
 urlpatterns = router.urls

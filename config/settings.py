@@ -4,6 +4,7 @@ The README's settings table lists each variable; `.env.example` shows them all.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_htmx",
+    "axes",
     "config.apps.VigilConfig",
     "oncall",
     "integrations",
@@ -85,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
+    # Last: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -148,7 +152,9 @@ CACHES = {
     }
 }
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# Not logged per call: with Redis down that is two ERROR tracebacks per request. The rate
+# limiter logs one WARNING a minute instead (integrations/ratelimit.py).
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 DJANGO_REDIS_LOGGER = "vigil.redis"
 
 # --- Inbound doors ----------------------------------------------------------
@@ -174,18 +180,46 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "socket_timeout": 1,
-    "socket_connect_timeout": 1,
-    "max_retries": 1,
+    # Measured (tests/reliability, T07/T08): a hung Redis costs a publish one socket timeout
+    # per try, and a dead one cost 2 s (kombu's pause before its connection retry). One try,
+    # 0.25 s: escalation/dispatch.py then stops publishing for a few seconds, and the tick
+    # sends what was not enqueued.
+    "socket_timeout": 0.25,
+    "socket_connect_timeout": 0.25,
+    "max_retries": 0,
     "visibility_timeout": 3600,
 }
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# Task modules outside an app's tasks.py (autodiscovery finds only those).
+CELERY_IMPORTS = ["incidents.noise.tasks"]
+
+# --- Noise reduction (incidents/noise/) -------------------------------------------
+# A compiled suppression rule set is reused this long per process (dropped at once on save).
+SUPPRESSION_RULES_CACHE_SECONDS = env_int("SUPPRESSION_RULES_CACHE_SECONDS", 5)
+# More than FLAPPING_THRESHOLD state changes of one alert within the window = flapping.
+FLAPPING_THRESHOLD = env_int("FLAPPING_THRESHOLD", 5)
+FLAPPING_WINDOW_SECONDS = env_int("FLAPPING_WINDOW_SECONDS", 600)
+FLAPPING_REDIS_URL = env_str("FLAPPING_REDIS_URL", REDIS_URL)
 
 # --- Escalation and notifications ---------------------------------------------
 ESCALATION_TICK_SECONDS = env_int("ESCALATION_TICK_SECONDS", 60)
 ACK_LINK_MAX_AGE_SECONDS = env_int("ACK_LINK_MAX_AGE_SECONDS", 24 * 3600)
+# How long one "minute" of a step or rule delay lasts: 60; the real-worker test shortens it.
+ESCALATION_DELAY_UNIT_SECONDS = env_int("ESCALATION_DELAY_UNIT_SECONDS", 60)
+# /health/escalation answers 503 when the last tick is older than this (0: 3 ticks).
+ESCALATION_HEALTH_MAX_AGE_SECONDS = env_int("ESCALATION_HEALTH_MAX_AGE_SECONDS", 0)
+# Test-only: moves the database clock the escalation engine reads (escalation.clock).
+ESCALATION_CLOCK_OFFSET_SECONDS = 0
+# Outgoing webhooks may only reach public addresses; tests with a loopback server set this.
+ESCALATION_WEBHOOK_ALLOW_PRIVATE = env_bool("ESCALATION_WEBHOOK_ALLOW_PRIVATE", False)
+ESCALATION_WEBHOOK_TIMEOUT_SECONDS = env_int("ESCALATION_WEBHOOK_TIMEOUT_SECONDS", 10)
+NOTIFICATION_MAX_RETRIES = env_int("NOTIFICATION_MAX_RETRIES", 3)
+NOTIFICATION_RETRY_BASE_SECONDS = env_int("NOTIFICATION_RETRY_BASE_SECONDS", 10)
+# A pending notification whose task was enqueued this long ago is handed to the broker again.
+NOTIFICATION_RESEND_GRACE_SECONDS = env_int("NOTIFICATION_RESEND_GRACE_SECONDS", 120)
+ONCALL_CALENDAR_WEEKS = env_int("ONCALL_CALENDAR_WEEKS", 8)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
@@ -219,6 +253,21 @@ SPECTACULAR_SETTINGS = {
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
+AUTHENTICATION_BACKENDS = [
+    "config.login_lockout.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in lockout (django-axes): N failures for one user name from one address lock that
+# pair out for the cool-off. The address is the one the rate limiter trusts (socket
+# address, or X-Forwarded-For only behind INBOUND_TRUSTED_PROXIES), so a forged header
+# does not reset the count.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 3)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "integrations.ratelimit.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -254,7 +303,12 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # htmx from the npm registry (package.json; `make run`/`make test` run `npm ci`), served
+    # as /static/htmx/htmx.min.js: never copied into the repository, never from a CDN.
+    ("htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -12,6 +12,11 @@ class EscalationPolicy(models.Model):
     repeat_count = models.PositiveIntegerField(
         default=0, help_text="How many more times to run all steps when nobody acknowledges."
     )
+    # A step's delay counts from the step before it; the first step of a repeat needs its
+    # own gap, or it would page at the same instant as the last step.
+    repeat_delay_minutes = models.PositiveIntegerField(
+        default=15, help_text="Minutes after the last step before the steps repeat."
+    )
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -57,8 +62,26 @@ class ContactMethod(models.Model):
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        ordering = ["user", "id"]
+
     def __str__(self) -> str:
         return f"{self.kind}: {self.address}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+        from django.core.validators import validate_email
+
+        from escalation.webhooks import UnsafeURL, check_webhook_url
+
+        if self.kind == self.Kind.EMAIL:
+            validate_email(self.address)
+        elif self.kind == self.Kind.WEBHOOK:
+            # Checked at save and again at send: DNS can change in between.
+            try:
+                check_webhook_url(self.address)
+            except UnsafeURL as exc:
+                raise ValidationError({"address": str(exc)}) from None
 
 
 class NotificationRule(models.Model):
@@ -72,6 +95,15 @@ class NotificationRule(models.Model):
 
     class Meta:
         ordering = ["user", "delay_minutes"]
+
+    def __str__(self) -> str:
+        return f"{self.contact_method} after {self.delay_minutes} min"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.contact_method_id and self.user_id and self.contact_method.user_id != self.user_id:
+            raise ValidationError({"contact_method": "A rule can only use the user's own contact method."})
 
 
 class Notification(models.Model):
@@ -88,6 +120,8 @@ class Notification(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         HELD = "held", "Held"
+        # Not sent, on purpose: acknowledged before it was due, or folded into a summary.
+        CANCELLED = "cancelled", "Cancelled"
 
     incident = models.ForeignKey(
         "incidents.Incident", on_delete=models.CASCADE, related_name="notifications"
@@ -103,13 +137,20 @@ class Notification(models.Model):
     dedupe_key = models.CharField(max_length=200, unique=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    status_reason = models.CharField(max_length=200, blank=True)
     due_at = models.DateTimeField()
+    # When a send task was last handed to the broker (database clock); the tick re-sends a
+    # pending row whose task looks lost.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.incident_id} to {self.user_id} by {self.channel} ({self.status})"
 
 
 class EscalationTickState(models.Model):

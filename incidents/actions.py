@@ -56,7 +56,7 @@ def acknowledge_incident(incident_id: int, *, by=None, via: str = "") -> ActionR
 def resolve_incident(incident_id: int, *, by=None, via: str = "") -> ActionResult:
     # Lock order everywhere is alert rows, then the incident row (the pipeline locks the
     # open alert it was sent first), so concurrent resolves never deadlock.
-    open_alerts = list(
+    list(
         Alert.objects.select_for_update()
         .filter(incident_id=incident_id, status=Alert.Status.OPEN)
         .order_by("pk")
@@ -66,8 +66,11 @@ def resolve_incident(incident_id: int, *, by=None, via: str = "") -> ActionResul
     if incident.status == Incident.Status.RESOLVED:
         return ActionResult(incident, False, "already resolved")
     now = timezone.now()
-    # A person resolving closes every alert, so the next trigger opens a new incident.
-    Alert.objects.filter(pk__in=open_alerts).update(status=Alert.Status.RESOLVED, resolved_at=now)
+    # A person resolving closes every alert, so the next trigger opens a new incident. Read
+    # again under the incident lock: an alert grouped into the incident meanwhile closes too.
+    Alert.objects.filter(incident_id=incident_id, status=Alert.Status.OPEN).update(
+        status=Alert.Status.RESOLVED, resolved_at=now
+    )
     mark_resolved(incident, now=now, by=by, via=via)
     return ActionResult(incident, True, "resolved")
 
@@ -105,3 +108,76 @@ def describe_actor(user, via: str) -> str:
         name = user.get_full_name() or user.get_username()
         return f"{name} ({via})" if via else name
     return via or "system"
+
+
+@transaction.atomic
+def escalate_now(incident_id: int, *, by) -> ActionResult:
+    """Fire the next escalation step now instead of waiting for its delay."""
+    incident = _locked(incident_id)
+    if incident.status != Incident.Status.TRIGGERED:
+        return ActionResult(incident, False, f"only a triggered incident escalates; this one is {incident.status}")
+    steps = (incident.escalation_snapshot or {}).get("steps")
+    if steps is not None and incident.escalation_step >= len(steps):
+        return ActionResult(incident, False, "every escalation step has fired already")
+    now = timezone.now()
+    incident.next_escalation_at = now
+    incident.save(update_fields=["next_escalation_at"])
+    TimelineEntry.objects.create(
+        incident=incident,
+        kind=TimelineEntry.Kind.ESCALATION,
+        message=f"Escalation brought forward to now by {describe_actor(by, 'web')}",
+        actor=by,
+        data={"escalate_now": True, "step": incident.escalation_step},
+        created_at=now,
+    )
+    dispatch.on_commit_advance_escalation(incident.pk)
+    return ActionResult(incident, True, "escalating now")
+
+
+@transaction.atomic
+def reassign_incident(incident_id: int, *, by, user=None, schedule=None) -> ActionResult:
+    """Hand an open incident to a person, or to whoever is on call for a schedule, and page
+    them at once through the escalation engine's own paging (their notification rules, the
+    same Notification rows and retries). The policy's remaining steps are left as they are."""
+    from escalation.engine import page_users
+    from escalation.models import Notification
+    from oncall.schedule import who_is_on_call
+
+    incident = _locked(incident_id)
+    if incident.status == Incident.Status.RESOLVED:
+        return ActionResult(incident, False, "a resolved incident is not reassigned")
+    if (user is None) == (schedule is None):
+        raise ValueError("reassign to exactly one of a user or a schedule")
+    now = timezone.now()
+    if user is not None:
+        target, people, data = user.get_full_name() or user.get_username(), [user], {"user_id": user.pk}
+    else:
+        target, data = f"schedule {schedule.name}", {"schedule_id": schedule.pk}
+        people = who_is_on_call(schedule, now)
+    notes = [] if people else [f"nobody is on call for {schedule.name}"]
+    # Not a policy step: step -1, and the n-th reassignment as the repeat, so paging the same
+    # person again on a later reassignment is a new page, not a deduplicated one.
+    ordinal = TimelineEntry.objects.filter(incident=incident, kind=TimelineEntry.Kind.REASSIGNED).count() + 1
+    created = page_users(incident, people, step_index=-1, repeat_index=ordinal, now=now, notes=notes)
+    paged = sorted({n.user.get_username() for n in created if n.user})
+    message = f"Reassigned to {target} by {describe_actor(by, 'web')}"
+    message += f"; paging {', '.join(paged)}" if paged else "; nobody paged"
+    if notes:
+        message += "; " + "; ".join(notes)
+    TimelineEntry.objects.create(
+        incident=incident,
+        kind=TimelineEntry.Kind.REASSIGNED,
+        message=message,
+        actor=by,
+        data={**data, "paged_user_ids": [p.pk for p in people], "notification_ids": [n.pk for n in created],
+              "notes": notes},
+        created_at=now,
+    )
+    due = [n.pk for n in created if n.status == Notification.Status.PENDING and n.due_at <= now]
+    if due:
+        Notification.objects.filter(pk__in=due).update(enqueued_at=now)
+        dispatch.on_commit_send_notifications(due)
+    summary = f"reassigned to {target}; " + (f"paging {', '.join(paged)}" if paged else "nobody paged")
+    if notes:
+        summary += " (" + "; ".join(notes) + ")"
+    return ActionResult(incident, True, summary)

@@ -109,6 +109,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     serializer_class = IncidentSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # drf-spectacular, anonymous: no rows
+            return Incident.objects.none()
         qs = (
             Incident.objects.visible_to(self.request.user)
             .select_related("team", "integration_key", "acknowledged_by", "resolved_by")
@@ -137,7 +139,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def get_object(self):
         # Another team's incident is a 404, not a 403: its existence is not confirmed.
-        return get_object_or_404(Incident.objects.visible_to(self.request.user), pk=self.kwargs["pk"])
+        visible = Incident.objects.visible_to(self.request.user).select_related(
+            "team", "integration_key", "acknowledged_by", "resolved_by"
+        )
+        return get_object_or_404(visible, pk=self.kwargs["pk"])
 
     def _answer(self, result):
         result.incident.refresh_from_db()

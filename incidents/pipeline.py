@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,7 +16,9 @@ from django.utils import timezone
 from escalation import dispatch
 from incidents import actions
 from incidents.models import Alert, Event, Incident
+from incidents.noise import flapping, grouping, maintenance, suppression
 from integrations.formats.base import NormalizedEvent
+from integrations.formats.heartbeat import HEARTBEAT_DEDUP_KEY
 from integrations.models import IntegrationKey
 
 logger = logging.getLogger("vigil.pipeline")
@@ -33,6 +35,7 @@ class Outcome:
     incident_id: int | None
     event_id: int | None = None
     reason: str = ""
+    suppressed_by: int | None = None  # the SuppressionRule id, for the event log
 
     def as_dict(self) -> dict:
         return {"dedup_key": self.dedup_key, "incident_id": self.incident_id, "outcome": self.outcome}
@@ -68,6 +71,7 @@ def apply_event(
     event.dedup_key = fit_dedup_key(event.dedup_key)
     with transaction.atomic():
         outcome = _apply(key, event)
+        flapping.track(key, event, outcome)
         logged = Event.objects.create(
             integration_key=key,
             incident_id=outcome.incident_id,
@@ -82,6 +86,7 @@ def apply_event(
             normalized=event.to_log(),
             raw=raw_text(event, body_text),
             client_ip=client_ip,
+            suppressed_by_id=outcome.suppressed_by,
         )
     outcome.event_id = logged.pk
     return outcome
@@ -89,6 +94,11 @@ def apply_event(
 
 def _apply(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
     if event.action == "trigger":
+        # Suppression acts on triggers only: an acknowledge or resolve always reaches its incident.
+        suppressed = suppression.check(key, event)
+        if suppressed is not None:
+            return Outcome(Event.Outcome.SUPPRESSED, event.dedup_key, None, reason=suppressed.reason,
+                           suppressed_by=suppressed.rule_id)
         return _trigger(key, event)
     if event.action == "acknowledge":
         return _acknowledge(key, event)
@@ -96,6 +106,8 @@ def _apply(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
         return _resolve(key, event)
     if event.action == "test":
         return Outcome(Event.Outcome.TEST, event.dedup_key, None, reason="test notification; nobody paged")
+    if event.action == "heartbeat":
+        return _heartbeat(key, event)
     if event.action == "invalid":
         return Outcome(Event.Outcome.REJECTED, event.dedup_key, None, reason="; ".join(event.errors))
     return Outcome(Event.Outcome.IGNORED, event.dedup_key, None, reason=event.reason)
@@ -119,11 +131,16 @@ def _trigger(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
             # The savepoint lets a lost race roll back just this insert; the partial unique
             # index, not Python, decides who created the open alert.
             with transaction.atomic():
+                # A new dedup key on a key that groups by time window may join an open incident.
+                grouped = grouping.join_open_group(key, event, now)
+                if grouped is not None:
+                    return Outcome(Event.Outcome.GROUPED, event.dedup_key, grouped.incident_id, reason=grouped.reason)
                 incident = _create_incident(key, event, now)
         except IntegrityError:
             logger.info("dedup race on %s; re-reading the open alert", event.dedup_key[:40])
             continue
-        return Outcome(Event.Outcome.CREATED, event.dedup_key, incident.pk)
+        held = maintenance.hold_if_in_window(key, incident, now)
+        return Outcome(Event.Outcome.CREATED, event.dedup_key, incident.pk, reason=held)
     raise RuntimeError("could not settle a dedup race in 3 attempts")
 
 
@@ -193,7 +210,18 @@ def _acknowledge(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
     return Outcome(Event.Outcome.ACKNOWLEDGED, event.dedup_key, alert.incident_id)
 
 
-def _resolve(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
+def _heartbeat(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
+    """A beat: remember when, and close the key's missed-heartbeat incident if one is open."""
+    now = timezone.now()
+    IntegrationKey.objects.filter(pk=key.pk).update(last_heartbeat_at=now)
+    key.last_heartbeat_at = now
+    closed = _resolve(key, replace(event, dedup_key=HEARTBEAT_DEDUP_KEY), via="heartbeat")
+    if closed.outcome == Event.Outcome.RESOLVED:
+        return Outcome(Event.Outcome.RESOLVED, event.dedup_key, closed.incident_id, reason="heartbeat resumed")
+    return Outcome(Event.Outcome.HEARTBEAT, event.dedup_key, None)
+
+
+def _resolve(key: IntegrationKey, event: NormalizedEvent, via: str = "alert source") -> Outcome:
     alert = _open_alert(key, event.dedup_key)
     if alert is None:
         return Outcome(Event.Outcome.IGNORED, event.dedup_key, None, reason="no open alert")
@@ -207,5 +235,5 @@ def _resolve(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
             reason=f"alert resolved; {still_open} other alert(s) of the incident still open",
         )
     if incident.status != Incident.Status.RESOLVED:
-        actions.mark_resolved(incident, now=now, via="alert source")
+        actions.mark_resolved(incident, now=now, via=via)
     return Outcome(Event.Outcome.RESOLVED, event.dedup_key, incident.pk)

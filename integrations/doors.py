@@ -14,11 +14,13 @@ from collections.abc import Callable
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.pipeline import Outcome, apply_event
+from integrations import keys
 from integrations.body import BodyError, parse_json_object
 from integrations.formats.base import FormatError, NormalizedEvent
 from integrations.models import IntegrationKey
@@ -27,6 +29,17 @@ from integrations.ratelimit import check_inbound, client_ip
 logger = logging.getLogger("vigil.doors")
 
 LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def without_key(raw: bytes, raw_key: str | None) -> bytes:
+    """The body with the presented key replaced by its display prefix: a body that carries
+    its own routing key must not leave a working key in the event log (or a database dump)."""
+    if not raw_key:
+        return raw
+    needle = raw_key.strip().encode("utf-8")
+    if not needle:
+        return raw
+    return raw.replace(needle, (keys.display_prefix(raw_key.strip()) + "…").encode("utf-8"))
 
 
 def error_body(errors: list[str], message: str = "Event object is invalid", status: str = "invalid event") -> dict:
@@ -63,11 +76,16 @@ class Door(APIView):
     # which also makes them CSRF-exempt.
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # The body is read as JSON whatever the Content-Type (see handle); this only tells the
+    # OpenAPI document what to show.
+    parser_classes = [JSONParser]
     format_slug: str = ""
     parse: Callable[[dict], list[NormalizedEvent]]
     success_status = 202
     #: Body must parse before the key can be found (the key is in the body).
     key_in_body = False
+    #: False for doors that ignore the body (heartbeats): any body, or none, is fine.
+    reads_body = True
 
     # --- what a subclass may change -------------------------------------------------
     def raw_key(self, request, body: dict | None, path_key: str | None) -> str | None:
@@ -96,25 +114,48 @@ class Door(APIView):
     def parse_events(self, body: dict, request, integration: IntegrationKey) -> list[NormalizedEvent]:
         return type(self).parse(body)
 
+    def refuse(self, request, integration: IntegrationKey) -> Response | None:
+        """A second credential some formats carry (PagerTree's token): a response refuses."""
+        return None
+
+    def apply_events(
+        self, integration: IntegrationKey, events: list[NormalizedEvent], *, ip: str, body_text: str
+    ) -> list[Outcome]:
+        single = len(events) == 1
+        return [
+            apply_event(
+                integration, event, format=self.format_slug, client_ip=ip,
+                body_text=body_text if single else None,
+            )
+            for event in events
+        ]
+
     # --- the one flow ------------------------------------------------------------------
     def post(self, request, key: str | None = None):
         return self.handle(request, key)
 
     def handle(self, request, path_key: str | None):
         raw = request._request.body
-        body = None
+        body = None if self.reads_body else {}
         body_error = None
         try:
-            body = parse_json_object(raw)
+            if self.reads_body:
+                body = parse_json_object(raw)
         except BodyError as exc:
             body_error = exc
         if body_error is not None and self.key_in_body:
             # The key is inside what could not be read.
             return self.body_error_response(body_error)
 
-        integration = IntegrationKey.objects.authenticate(self.raw_key(request, body, path_key))
+        presented = self.raw_key(request, body, path_key)
+        integration = IntegrationKey.objects.authenticate(presented)
         if integration is None:
             return self.invalid_key_response()  # nothing is written for an unknown key
+        refusal = self.refuse(request, integration)
+        if refusal is not None:
+            return refusal
+        # The event log keeps the body as received, except the working key itself.
+        raw = without_key(raw, presented)
         if body_error is not None:
             return self.body_error_response(body_error)
 
@@ -133,15 +174,7 @@ class Door(APIView):
             if verdict.limited:
                 return self.rate_limited_response(verdict.retry_after)
 
-        body_text = raw.decode("utf-8")
-        single = len(events) == 1
-        outcomes = [
-            apply_event(
-                integration, event, format=self.format_slug, client_ip=ip,
-                body_text=body_text if single else None,
-            )
-            for event in events
-        ]
+        outcomes = self.apply_events(integration, events, ip=ip, body_text=raw.decode("utf-8", errors="replace"))
         self.touch(integration)
         return self.success_response(outcomes)
 

@@ -17,6 +17,11 @@ from django_ratelimit.core import get_usage
 logger = logging.getLogger("vigil.ratelimit")
 _last_warning = [0.0]
 WARN_EVERY_SECONDS = 60
+# After the cache fails, this process skips it this long: with a hung Redis every check
+# costs two socket timeouts (django-ratelimit's add, then incr) on a request thread, which
+# at 20 req/s exhausts gunicorn's threads (RELIABILITY.md T08).
+SKIP_AFTER_FAILURE_SECONDS = 5
+_skip_until = [0.0]
 
 
 @lru_cache(maxsize=32)
@@ -62,6 +67,7 @@ class Verdict:
 def _check(request, group: str, value: str, rate: str) -> Verdict:
     usage = get_usage(request, group=group, key=lambda _g, _r: value, rate=rate, increment=True)
     if usage is None:
+        _skip_until[0] = time.monotonic() + SKIP_AFTER_FAILURE_SECONDS
         _warn_fail_open()
         return Verdict(False)
     if usage["should_limit"]:
@@ -79,6 +85,8 @@ def _warn_fail_open() -> None:
 def check_inbound(request, *, ip: str, key_digest: str | None) -> Verdict:
     if _in(ip, settings.INBOUND_RATE_LIMIT_EXEMPT):
         return Verdict(False)
+    if time.monotonic() < _skip_until[0]:
+        return Verdict(False)  # failing open while Redis recovers
     if settings.INBOUND_RATE_LIMIT:
         verdict = _check(request, "inbound-ip", ip, settings.INBOUND_RATE_LIMIT)
         if verdict.limited:

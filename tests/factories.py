@@ -37,3 +37,33 @@ def make_key(*, team=None, policy=None, **fields) -> tuple[IntegrationKey, str]:
     return IntegrationKey.create_with_raw_key(
         name=fields.pop("name", f"key {next(_seq)}"), escalation_policy=policy, team=team, **fields
     )
+
+
+def make_incident(key: IntegrationKey, dedup_key=None, **event_fields):
+    """An incident made the real way: a trigger through the one pipeline."""
+    from incidents.models import Incident
+    from incidents.pipeline import apply_event
+    from integrations.formats.base import NormalizedEvent
+
+    event = NormalizedEvent(
+        action="trigger",
+        dedup_key=dedup_key or f"dedup-{next(_seq)}",
+        summary=event_fields.pop("summary", "Disk usage > 90% on srv01"),
+        severity=event_fields.pop("severity", "critical"),
+        source=event_fields.pop("source", "prometheus"),
+        **event_fields,
+    )
+    event.raw = event.to_log()
+    outcome = apply_event(key, event, format="events_v2")
+    return Incident.objects.get(pk=outcome.incident_id)
+
+
+def api_client_for(user, **client_options):
+    """An APIClient that sends the user's REST token (`Authorization: Token ...`), as a script does."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    token, _ = Token.objects.get_or_create(user=user)
+    client = APIClient(**client_options)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -26,8 +27,8 @@ class NormalizedEvent:
 
     `action` is trigger | acknowledge | resolve, or one of the special actions
     `heartbeat` (a watchdog beat), `test` (a sender's test notification, pages nobody),
-    `ignore` (understood, nothing to do) and `invalid` (one bad entry of a batch; its
-    `errors` say why)."""
+    `ignore` (understood, nothing to do), `invalid` (one bad entry of a batch; its
+    `errors` say why) and `change` (a change event: stored beside incidents, never paged)."""
 
     action: str
     dedup_key: str = ""
@@ -45,6 +46,8 @@ class NormalizedEvent:
     runbook: str = ""
     entity: str = ""
     group_key: str = ""
+    # When the sender says it happened (change events keep it; alerts use arrival time).
+    occurred_at: datetime | None = None
     # The part of the body this event came from (the whole body for single-event formats).
     raw: Any = None
     # False for events that must never dedup (Spike without a title).
@@ -92,6 +95,16 @@ def text(value: Any) -> str:
     if isinstance(value, (int, float)):
         return str(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def key_text(value: Any) -> str | None:
+    """An id or dedup key sent as a string or a number, trimmed ('' when absent); None when
+    it is another type (an object, a list, a boolean), which no sender means as a key."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    return text(value).strip()
 
 
 def first_of(body: dict, *names: str) -> Any:

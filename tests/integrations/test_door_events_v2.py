@@ -216,3 +216,22 @@ def test_oversized_body_is_413(api, raw_key):
     response = api.post("/v2/enqueue", body, format="json")
     assert response.status_code == 413
     assert not Event.objects.exists()
+
+
+def test_alertmanager_pagerduty_configs_trigger_then_resolve_with_the_full_payload(api, raw_key):
+    """Alertmanager's pagerduty_configs send the whole payload on resolve too (its default
+    severity "error", templated custom_details): only the key, action and dedup key count."""
+    trigger = load_payload("pagerduty/alertmanager_pagerduty_configs_trigger.json")
+    trigger["routing_key"] = raw_key
+    created = api.post("/v2/enqueue", trigger, format="json").json()
+    incident = Incident.objects.get(pk=created["incident_id"])
+    assert incident.summary == "[FIRING:1] KubeJobCompletion (default kube-state-metrics warning)"
+    assert (incident.severity, incident.source) == ("error", "Alertmanager")
+    assert incident.details["num_firing"] == "1"
+    resolve = load_payload("pagerduty/alertmanager_pagerduty_configs_resolve.json")
+    resolve["routing_key"] = raw_key
+    response = api.post("/v2/enqueue", resolve, format="json")
+    assert response.status_code == 202
+    assert response.json()["incident_id"] == created["incident_id"]
+    assert Incident.objects.get().status == "resolved"
+    assert Event.objects.order_by("-id").first().outcome == "resolved"

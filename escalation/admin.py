@@ -1,0 +1,93 @@
+"""Admin: policies with inline steps, contact methods with their rules, and the record of
+every notification (read-only: it is history)."""
+
+from django.contrib import admin
+
+from escalation.models import (
+    ContactMethod,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTickState,
+    Notification,
+    NotificationRule,
+)
+
+
+class EscalationStepInline(admin.StackedInline):
+    model = EscalationStep
+    extra = 0
+    fields = ["order", "delay_minutes", "users", "schedules", "teams"]
+    filter_horizontal = ["users", "schedules", "teams"]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):
+    list_display = ["name", "team", "step_count", "repeat_count", "updated_at"]
+    list_filter = ["team"]
+    search_fields = ["name"]
+    inlines = [EscalationStepInline]
+
+    @admin.display(description="steps")
+    def step_count(self, policy):
+        return policy.steps.count()
+
+
+class NotificationRuleInline(admin.TabularInline):
+    model = NotificationRule
+    extra = 0
+    fields = ["delay_minutes"]
+
+
+@admin.register(ContactMethod)
+class ContactMethodAdmin(admin.ModelAdmin):
+    list_display = ["user", "kind", "address", "enabled", "slack_format"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["user__username", "address"]
+    inlines = [NotificationRuleInline]
+
+    def save_formset(self, request, form, formset, change):
+        # A rule's user is its contact method's user.
+        for rule in formset.save(commit=False):
+            rule.user = form.instance.user
+            rule.save()
+        for rule in formset.deleted_objects:
+            rule.delete()
+
+
+@admin.register(NotificationRule)
+class NotificationRuleAdmin(admin.ModelAdmin):
+    list_display = ["user", "contact_method", "delay_minutes"]
+    search_fields = ["user__username"]
+
+    def save_model(self, request, obj, form, change):
+        obj.full_clean()
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["id", "incident", "kind", "user", "channel", "status", "attempts", "due_at", "sent_at"]
+    list_filter = ["status", "kind", "channel"]
+    search_fields = ["incident__id", "user__username", "address"]
+    list_select_related = ["incident", "user"]
+    date_hierarchy = "due_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EscalationTickState)
+class EscalationTickStateAdmin(admin.ModelAdmin):
+    list_display = ["name", "last_tick_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

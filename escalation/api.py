@@ -1,0 +1,208 @@
+"""`/api/v1/escalation-policies/` (with nested steps), `/api/v1/contact-methods/` and
+`/api/v1/notification-rules/` (the requesting user's own).
+
+Policies: members read their teams' policies and the shared (team-less) ones; team admins
+write; shared ones are the superusers'. A step may only name people, schedules and teams
+the requesting user can see, so a policy can neither page nor probe a stranger. Editing a
+policy never changes an incident already escalating: it follows its snapshot."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import ProtectedError
+from rest_framework import serializers, status, viewsets
+from rest_framework.response import Response
+
+from escalation.models import ContactMethod, EscalationPolicy, EscalationStep, NotificationRule
+from escalation.webhooks import UnsafeURL, check_webhook_url
+from oncall.api import TeamField
+from oncall.models import Schedule, Team
+from oncall.permissions import IsTeamAdminOrReadOnly, require_team_admin, shared_or_visible
+
+
+def visible_users(user):
+    people = get_user_model().objects.filter(is_active=True)
+    if user.is_superuser:
+        return people
+    return people.filter(team_memberships__team__memberships__user=user).distinct()
+
+
+def visible_schedules(user):
+    if user.is_superuser:
+        return Schedule.objects.all()
+    return Schedule.objects.filter(team__memberships__user=user).distinct()
+
+
+class StepSerializer(serializers.ModelSerializer):
+    users = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=get_user_model().objects.none())
+    schedules = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Schedule.objects.none())
+    teams = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Team.objects.none())
+
+    class Meta:
+        model = EscalationStep
+        fields = ["id", "order", "delay_minutes", "users", "schedules", "teams"]
+        read_only_fields = ["id", "order"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            # Unknown and invisible ids get the same answer: nothing leaks.
+            fields["users"].child_relation.queryset = visible_users(request.user)
+            fields["schedules"].child_relation.queryset = visible_schedules(request.user)
+            fields["teams"].child_relation.queryset = Team.objects.for_user(request.user).distinct()
+        return fields
+
+    def validate(self, attrs):
+        if not (attrs.get("users") or attrs.get("schedules") or attrs.get("teams")):
+            raise serializers.ValidationError("A step needs at least one user, schedule or team.")
+        return attrs
+
+
+class PolicySerializer(serializers.ModelSerializer):
+    team = TeamField(required=False, allow_null=True, help_text="Team slug or id.")
+    steps = StepSerializer(many=True, required=False, help_text="In order; replaces all steps on update.")
+
+    class Meta:
+        model = EscalationPolicy
+        fields = [
+            "id", "name", "team", "repeat_count", "repeat_delay_minutes", "description", "steps",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate_repeat_count(self, value):
+        if value > 20:
+            raise serializers.ValidationError("At most 20 repeats.")
+        return value
+
+    def validate(self, attrs):
+        user = self.context["request"].user
+        team = attrs.get("team", getattr(self.instance, "team", None))
+        if self.instance is None and team is None and not user.is_superuser:
+            raise serializers.ValidationError({"team": "Give the team this policy belongs to."})
+        return attrs
+
+    @transaction.atomic
+    def create(self, validated_data):
+        steps = validated_data.pop("steps", [])
+        policy = EscalationPolicy.objects.create(**validated_data)
+        _write_steps(policy, steps)
+        return policy
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        steps = validated_data.pop("steps", None)
+        for field, value in validated_data.items():
+            setattr(instance, field, value)
+        instance.save()
+        if steps is not None:
+            instance.steps.all().delete()
+            _write_steps(instance, steps)
+        return instance
+
+
+def _write_steps(policy: EscalationPolicy, steps: list[dict]) -> None:
+    for order, data in enumerate(steps):
+        step = EscalationStep.objects.create(policy=policy, order=order, delay_minutes=data.get("delay_minutes", 0))
+        step.users.set(data.get("users", []))
+        step.schedules.set(data.get("schedules", []))
+        step.teams.set(data.get("teams", []))
+
+
+class EscalationPolicyViewSet(viewsets.ModelViewSet):
+    serializer_class = PolicySerializer
+    permission_classes = [IsTeamAdminOrReadOnly]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return EscalationPolicy.objects.none()
+        return (
+            shared_or_visible(EscalationPolicy.objects.all(), self.request.user)
+            .select_related("team")
+            .prefetch_related("steps__users", "steps__schedules", "steps__teams")
+            .order_by("name", "id")
+        )
+
+    def perform_create(self, serializer):
+        require_team_admin(self.request.user, serializer.validated_data.get("team"))
+        serializer.save()
+
+    def perform_update(self, serializer):
+        if "team" in serializer.validated_data:
+            require_team_admin(self.request.user, serializer.validated_data["team"])
+        serializer.save()
+
+    def destroy(self, request, *args, **kwargs):
+        policy = self.get_object()
+        try:
+            policy.delete()
+        except ProtectedError:
+            names = sorted(policy.integration_keys.values_list("name", flat=True))
+            return Response(
+                {"detail": "Integration keys still use this policy: " + ", ".join(names)},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- the requesting user's own contact methods and rules -----------------------------------
+
+
+class ContactMethodSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContactMethod
+        fields = ["id", "kind", "address", "slack_format", "enabled", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def validate(self, attrs):
+        kind = attrs.get("kind", getattr(self.instance, "kind", None))
+        address = attrs.get("address", getattr(self.instance, "address", ""))
+        if kind == ContactMethod.Kind.EMAIL:
+            serializers.EmailField().run_validation(address)
+        elif kind == ContactMethod.Kind.WEBHOOK:
+            try:
+                check_webhook_url(address)  # SSRF guard at save (again at send)
+            except UnsafeURL as exc:
+                raise serializers.ValidationError({"address": [str(exc)]}) from None
+        return attrs
+
+
+class ContactMethodViewSet(viewsets.ModelViewSet):
+    serializer_class = ContactMethodSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ContactMethod.objects.none()
+        return ContactMethod.objects.filter(user=self.request.user).order_by("id")
+
+    def perform_create(self, serializer):
+        serializer.save(user=self.request.user)
+
+
+class NotificationRuleSerializer(serializers.ModelSerializer):
+    contact_method = serializers.PrimaryKeyRelatedField(queryset=ContactMethod.objects.none())
+
+    class Meta:
+        model = NotificationRule
+        fields = ["id", "contact_method", "delay_minutes"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            fields["contact_method"].queryset = ContactMethod.objects.filter(user=request.user)
+        return fields
+
+
+class NotificationRuleViewSet(viewsets.ModelViewSet):
+    serializer_class = NotificationRuleSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return NotificationRule.objects.none()
+        return NotificationRule.objects.filter(user=self.request.user).order_by("delay_minutes", "id")
+
+    def perform_create(self, serializer):
+        serializer.save(user=self.request.user)

@@ -1,0 +1,76 @@
+"""One-click Acknowledge and Resolve links for emails and webhooks.
+
+A link is a `TimestampSigner` token (salt "ack-link") over the incident, the user, the
+action and a *status version*: a hash of the incident fields that the action changes, in
+the manner of Django's PasswordResetTokenGenerator. Once the action has happened, the
+version no longer matches and the link is dead. Expiry uses the signer's own clock on the
+web server, the only clock that checks it (RELIABILITY T23)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+
+SALT = "ack-link"
+ACTIONS = ("acknowledge", "resolve")
+
+
+class LinkInvalid(Exception):
+    """Tampered, truncated, or not a link of ours."""
+
+
+class LinkExpired(Exception):
+    """Correctly signed, but older than ACK_LINK_MAX_AGE_SECONDS."""
+
+
+@dataclass(frozen=True)
+class LinkClaim:
+    incident_id: int
+    user_id: int
+    action: str
+    version: str
+
+
+def status_version(incident, action: str) -> str:
+    """Changes when `action` has been done (or undone) on the incident."""
+    if action == "acknowledge":
+        parts = [incident.status, incident.acknowledged_at, incident.resolved_at]
+    else:
+        parts = [incident.resolved_at]
+    raw = "|".join("" if p is None else str(p.isoformat() if hasattr(p, "isoformat") else p) for p in parts)
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
+
+
+def _signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=SALT)
+
+
+def make_token(incident, user, action: str) -> str:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown link action {action!r}")
+    payload = {"i": incident.pk, "u": user.pk, "a": action, "v": status_version(incident, action)}
+    return _signer().sign_object(payload, compress=False)
+
+
+def make_url(incident, user, action: str) -> str:
+    return f"{settings.SITE_URL}/ack/{make_token(incident, user, action)}/"
+
+
+def read_token(token: str) -> LinkClaim:
+    max_age = int(getattr(settings, "ACK_LINK_MAX_AGE_SECONDS", 24 * 3600))
+    try:
+        payload = _signer().unsign_object(token, max_age=max_age)
+    except signing.SignatureExpired:
+        raise LinkExpired() from None
+    except (signing.BadSignature, ValueError, TypeError, UnicodeDecodeError):
+        raise LinkInvalid() from None
+    try:
+        claim = LinkClaim(int(payload["i"]), int(payload["u"]), str(payload["a"]), str(payload["v"]))
+    except (KeyError, TypeError, ValueError):
+        raise LinkInvalid() from None
+    if claim.action not in ACTIONS:
+        raise LinkInvalid()
+    return claim

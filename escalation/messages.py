@@ -1,0 +1,129 @@
+"""What a notification says: the email (text + HTML) and the webhook body.
+
+Everything here comes from an alert payload, so templates autoescape the HTML part, the
+Slack text escapes its three control characters, and the subject is flattened to one line
+(a newline in a header is an injection)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from escalation import links
+from escalation.models import Notification
+from incidents.models import Incident
+
+TEMPLATE_PREFIX = {
+    Notification.Kind.PAGE: "page",
+    Notification.Kind.RECOVERY: "recovery",
+    Notification.Kind.SUMMARY: "summary",
+}
+EVENT_NAME = {
+    Notification.Kind.PAGE: "incident.page",
+    Notification.Kind.RECOVERY: "incident.recovery",
+    Notification.Kind.SUMMARY: "incident.flapping_summary",
+}
+
+
+def incident_url(incident: Incident) -> str:
+    return f"{settings.SITE_URL}/incidents/{incident.pk}/"
+
+
+def context_for(notification: Notification, *, held_count: int = 0) -> dict:
+    incident = notification.incident
+    user = notification.user
+    labels = incident.labels if isinstance(incident.labels, dict) else {}
+    context = {
+        "incident": incident,
+        "recipient": user,
+        "kind": notification.kind,
+        "severity": incident.severity,
+        "labels": sorted((str(k), str(v)) for k, v in labels.items()),
+        "incident_url": incident_url(incident),
+        "step": notification.step_index + 1,
+        "repeat": notification.repeat_index,
+        "held_count": held_count,
+        "ack_url": "",
+        "resolve_url": "",
+        "site_url": settings.SITE_URL,
+    }
+    if user is not None and incident.status != Incident.Status.RESOLVED:
+        if incident.status == Incident.Status.TRIGGERED:
+            context["ack_url"] = links.make_url(incident, user, "acknowledge")
+        context["resolve_url"] = links.make_url(incident, user, "resolve")
+    return context
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def build_email(notification: Notification, context: dict) -> EmailMultiAlternatives:
+    prefix = TEMPLATE_PREFIX[notification.kind]
+    subject = one_line(render_to_string(f"emails/{prefix}_subject.txt", context))
+    text = render_to_string(f"emails/{prefix}_body.txt", context)
+    html = render_to_string(f"emails/{prefix}_body.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[notification.address],
+        headers={"X-Vigil-Incident": str(notification.incident_id), "Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_text(notification: Notification, context: dict) -> str:
+    incident = context["incident"]
+    head = {
+        Notification.Kind.PAGE: f"[{incident.severity.upper()}] Incident #{incident.pk}",
+        Notification.Kind.RECOVERY: f"[RESOLVED] Incident #{incident.pk}",
+        Notification.Kind.SUMMARY: f"[FLAPPING] Incident #{incident.pk}",
+    }[notification.kind]
+    lines = [f"{head}: {slack_escape(one_line(incident.summary, 500))}"]
+    if notification.kind == Notification.Kind.SUMMARY:
+        lines.append(f"{context['held_count']} page(s) held while flapping; now {incident.status}")
+    if context["labels"]:
+        lines.append(", ".join(f"{slack_escape(k)}={slack_escape(v)}" for k, v in context["labels"]))
+    actions = [f"<{context['incident_url']}|Open>"]
+    if context["ack_url"]:
+        actions.append(f"<{context['ack_url']}|Acknowledge>")
+    if context["resolve_url"]:
+        actions.append(f"<{context['resolve_url']}|Resolve>")
+    lines.append(" · ".join(actions))
+    return "\n".join(lines)
+
+
+def webhook_body(notification: Notification, context: dict, *, slack_format: bool) -> dict:
+    if slack_format:
+        return {"text": slack_text(notification, context)}
+    incident = context["incident"]
+    return {
+        "event": EVENT_NAME[notification.kind],
+        "incident": {
+            "id": incident.pk,
+            "status": incident.status,
+            "severity": incident.severity,
+            "summary": incident.summary,
+            "source": incident.source,
+            "labels": dict(context["labels"]),
+            "alert_count": incident.alert_count,
+            "first_seen_at": incident.first_seen_at.isoformat(),
+            "url": context["incident_url"],
+        },
+        "recipient": notification.user.get_username() if notification.user else None,
+        "step": context["step"] if notification.kind == Notification.Kind.PAGE else None,
+        "held_count": context["held_count"] if notification.kind == Notification.Kind.SUMMARY else None,
+        "links": {
+            "incident": context["incident_url"],
+            "acknowledge": context["ack_url"] or None,
+            "resolve": context["resolve_url"] or None,
+        },
+    }

@@ -1,0 +1,278 @@
+"""Sending one Notification, and writing the recovery and flapping-summary rows.
+
+A Notification row is written before anything is sent (by the engine, a resolve, or a
+summary); a task then sends it. The send locks the row (SKIP LOCKED, so a duplicate task is
+a no-op), checks it is still due and still wanted, sends within a deadline, and records
+the outcome with a timeline entry in the same transaction. A failure is retried with
+exponential backoff, at most NOTIFICATION_MAX_RETRIES times, and every failure is on the
+row and on the incident's timeline, never silent."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.db import transaction
+from django.db.models import Q
+
+from escalation import dispatch, failpoints, messages
+from escalation.clock import db_now
+from escalation.models import ContactMethod, Notification
+from escalation.webhooks import UnsafeURL, WebhookError, post_json
+from incidents.models import Incident, TimelineEntry
+
+logger = logging.getLogger("vigil.notify")
+
+FOLDED_REASON = "folded into the flapping summary"
+ENQUEUE_BATCH = 500
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+# --- delivery --------------------------------------------------------------------------
+
+
+def _deliver_email(notification: Notification, context: dict) -> None:
+    message = messages.build_email(notification, context)
+    try:
+        connection = get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", 10))
+        message.connection = connection
+        message.send(fail_silently=False)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+        raise DeliveryFailed(f"SMTP refused: {exc}") from None
+    except (smtplib.SMTPException, OSError) as exc:  # OSError covers timeouts and refusals
+        raise DeliveryFailed(f"SMTP: {type(exc).__name__}: {exc}") from None
+
+
+def _deliver_webhook(notification: Notification, context: dict, method: ContactMethod) -> None:
+    body = messages.webhook_body(notification, context, slack_format=method.slack_format)
+    try:
+        post_json(notification.address, body)
+    except UnsafeURL as exc:
+        raise DeliveryFailed(f"refused to call the webhook: {exc}", permanent=True) from None
+    except WebhookError as exc:
+        permanent = "redirect" in str(exc)
+        raise DeliveryFailed(f"webhook: {exc}", permanent=permanent) from None
+
+
+def _held_count(notification: Notification) -> int:
+    if notification.kind != Notification.Kind.SUMMARY:
+        return 0
+    return Notification.objects.filter(
+        incident_id=notification.incident_id, user_id=notification.user_id,
+        contact_method_id=notification.contact_method_id, kind=Notification.Kind.PAGE,
+        status=Notification.Status.CANCELLED, status_reason=FOLDED_REASON,
+    ).count()
+
+
+def deliver(notification: Notification) -> None:
+    method = notification.contact_method
+    if method is None or not method.enabled or notification.user is None:
+        raise DeliveryFailed("the contact method was removed or disabled", permanent=True)
+    notification.address = method.address  # the user may have corrected it since
+    context = messages.context_for(notification, held_count=_held_count(notification))
+    if method.kind == ContactMethod.Kind.EMAIL:
+        _deliver_email(notification, context)
+    elif method.kind == ContactMethod.Kind.WEBHOOK:
+        _deliver_webhook(notification, context, method)
+    else:
+        raise DeliveryFailed(f"unknown channel {method.kind!r}", permanent=True)
+
+
+# --- one send ---------------------------------------------------------------------------
+
+
+def _describe(notification: Notification) -> str:
+    who = notification.user.get_username() if notification.user else "a deleted user"
+    verb = {"email": "Emailed", "webhook": "Webhook to"}.get(notification.channel, "Notified")
+    what = {"page": "page", "recovery": "recovery note", "summary": "flapping summary"}[notification.kind]
+    step = f", step {notification.step_index + 1}" if notification.kind == Notification.Kind.PAGE else ""
+    return f"{verb} {who} ({notification.address}): {what}{step}"
+
+
+def _record(notification: Notification, kind: str, message: str) -> None:
+    TimelineEntry.objects.create(
+        incident_id=notification.incident_id, kind=kind, message=message,
+        data={"notification_id": notification.pk, "channel": notification.channel,
+              "attempts": notification.attempts, "status": notification.status},
+    )
+
+
+def retry_delay(attempts: int) -> int:
+    base = int(getattr(settings, "NOTIFICATION_RETRY_BASE_SECONDS", 10))
+    return min(60, base * 2 ** max(0, attempts - 1))
+
+
+def send_notification(notification_id: int) -> str:
+    """Send one pending, due notification. Returns what happened (for logs and tests)."""
+    retry_in = None
+    failpoints.hit("send_started")
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("incident", "user", "contact_method")
+            .filter(pk=notification_id)
+            .first()
+        )
+        if notification is None:
+            return "locked or gone"
+        if notification.status != Notification.Status.PENDING:
+            return notification.status
+        now = db_now()
+        if notification.due_at > now:
+            return "not due"
+        incident = notification.incident
+        if notification.kind == Notification.Kind.PAGE and incident.status != Incident.Status.TRIGGERED:
+            notification.status = Notification.Status.CANCELLED
+            notification.status_reason = f"not sent: the incident was {incident.status} first"
+            notification.save(update_fields=["status", "status_reason"])
+            return "cancelled"
+        failpoints.hit("before_send")
+        # The row stays locked while the message goes out (at most the send deadline), so a
+        # duplicate task skips it instead of sending twice.
+        try:
+            deliver(notification)
+        except DeliveryFailed as exc:
+            retry_in = _failed(notification, str(exc), now, permanent=exc.permanent)
+        except Exception as exc:  # a bug must not leave the row pending forever, unseen
+            logger.exception("sending notification %s crashed", notification.pk)
+            retry_in = _failed(notification, f"internal error: {type(exc).__name__}: {exc}", now,
+                               permanent=False)
+        else:
+            notification.status = Notification.Status.SENT
+            notification.sent_at = now
+            notification.attempts += 1
+            notification.save(update_fields=["status", "sent_at", "attempts", "address"])
+            _record(notification, TimelineEntry.Kind.NOTIFICATION, _describe(notification))
+            _recover_late_page(notification)
+        failpoints.hit("after_send_before_commit")
+    if retry_in is not None:
+        dispatch.send_notification_later(notification_id, retry_in)
+    return notification.status
+
+
+def _failed(notification: Notification, error: str, now, *, permanent: bool) -> int | None:
+    notification.attempts += 1
+    notification.last_error = error[:2000]
+    max_retries = int(getattr(settings, "NOTIFICATION_MAX_RETRIES", 3))
+    retry_in = None
+    if permanent or notification.attempts > max_retries:
+        notification.status = Notification.Status.FAILED
+        outcome = "giving up" if not permanent else "not retried"
+    else:
+        retry_in = retry_delay(notification.attempts)
+        notification.due_at = now + timedelta(seconds=retry_in)
+        notification.enqueued_at = now
+        outcome = f"retrying in {retry_in} s"
+    notification.save(update_fields=["attempts", "last_error", "status", "due_at", "enqueued_at", "address"])
+    _record(
+        notification,
+        TimelineEntry.Kind.NOTIFICATION_FAILED,
+        f"{_describe(notification)} failed (attempt {notification.attempts}): {error[:300]}; {outcome}",
+    )
+    logger.warning("notification %s failed (attempt %s): %s", notification.pk, notification.attempts, error)
+    return retry_in
+
+
+def _recover_late_page(notification: Notification) -> None:
+    """A page that went out while the incident was being resolved missed the recovery list:
+    give that person their recovery note too."""
+    if notification.kind != Notification.Kind.PAGE:
+        return
+    status = Incident.objects.filter(pk=notification.incident_id).values_list("status", flat=True).first()
+    if status == Incident.Status.RESOLVED:
+        ids = create_recovery_notifications(notification.incident_id)
+        if ids:
+            dispatch.on_commit_send_notifications(ids)
+
+
+# --- the tick's safety net ------------------------------------------------------------
+
+
+def enqueue_due_notifications(now=None) -> int:
+    """Hand pending, due rows to the broker when their task looks lost: never enqueued,
+    enqueue failed, or enqueued longer ago than the grace period."""
+    clock = now or db_now()
+    grace = timedelta(seconds=int(getattr(settings, "NOTIFICATION_RESEND_GRACE_SECONDS", 120)))
+    ids = list(
+        Notification.objects.filter(status=Notification.Status.PENDING, due_at__lte=clock)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=clock - grace))
+        .order_by("due_at", "pk")
+        .values_list("pk", flat=True)[:ENQUEUE_BATCH]
+    )
+    if ids:
+        Notification.objects.filter(pk__in=ids).update(enqueued_at=clock)
+        dispatch.send_notifications_now(ids)
+    return len(ids)
+
+
+# --- recovery and flapping summary rows ---------------------------------------------------
+
+
+def _recipients(incident_id: int, which: Q) -> list[tuple[int, int]]:
+    """(user, contact method) pairs of this incident's notifications matching `which`, in
+    the order they were first written."""
+    rows = (
+        Notification.objects.filter(which, incident_id=incident_id, user__isnull=False,
+                                    contact_method__isnull=False)
+        .order_by("pk")
+        .values_list("user_id", "contact_method_id")
+    )
+    return list(dict.fromkeys(rows))
+
+
+def _new_rows(incident_id: int, kind: str, pairs, key_suffix: str) -> list[int]:
+    now = db_now()
+    methods = ContactMethod.objects.in_bulk([cm for _u, cm in pairs])
+    created = []
+    for user_id, method_id in pairs:
+        method = methods.get(method_id)
+        if method is None or not method.enabled:
+            continue
+        notification, was_created = Notification.objects.get_or_create(
+            dedupe_key=f"{kind}:{incident_id}:{user_id}:{method_id}{key_suffix}",
+            defaults={
+                "incident_id": incident_id, "user_id": user_id, "contact_method": method,
+                "kind": kind, "status": Notification.Status.PENDING, "channel": method.kind,
+                "address": method.address, "due_at": now, "enqueued_at": now,
+            },
+        )
+        if was_created:
+            created.append(notification.pk)
+    return created
+
+
+def create_recovery_notifications(incident_id: int) -> list[int]:
+    """One recovery row per (user, contact method) that a page reached. Idempotent."""
+    reached = Q(status=Notification.Status.SENT, kind__in=[Notification.Kind.PAGE, Notification.Kind.SUMMARY])
+    pairs = _recipients(incident_id, reached)
+    return _new_rows(incident_id, Notification.Kind.RECOVERY, pairs, "") if pairs else []
+
+
+@transaction.atomic
+def send_flapping_summary(incident_id: int) -> list[int]:
+    """One summary to everyone notified (or held back) for a flapping incident; the held
+    pages are folded into it and will never be sent on their own."""
+    pages = Notification.objects.filter(incident_id=incident_id, kind=Notification.Kind.PAGE)
+    last_page = pages.order_by("-pk").values_list("pk", flat=True).first()
+    notified = Q(kind=Notification.Kind.PAGE) & (
+        Q(status__in=[Notification.Status.SENT, Notification.Status.HELD])
+        | Q(status=Notification.Status.CANCELLED, status_reason=FOLDED_REASON)
+    )
+    pairs = _recipients(incident_id, notified)
+    if last_page is None or not pairs:
+        return []
+    pages.filter(status=Notification.Status.HELD).update(
+        status=Notification.Status.CANCELLED, status_reason=FOLDED_REASON
+    )
+    ids = _new_rows(incident_id, Notification.Kind.SUMMARY, pairs, f":{last_page}")
+    if ids:
+        dispatch.on_commit_send_notifications(ids)
+    return ids

@@ -1,0 +1,140 @@
+"""Outgoing webhooks, guarded against server-side request forgery.
+
+A webhook URL is typed by a user, so the worker must never be turned into a way to reach
+the loopback, the private network or a cloud metadata service. The rule (RELIABILITY T40):
+only http(s); every address the host resolves to must be global and not multicast
+(`ipaddress.is_private` misses 100.64.0.0/10, `is_global` does not); the connection goes to
+the address that was checked (pinned), so a DNS answer that changes between the check and
+the connect cannot slip through; redirects are not followed. The check runs at save and
+again at send."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+
+ALLOWED_SCHEMES = {"http", "https"}
+
+
+class UnsafeURL(ValueError):
+    """The URL may not be called: wrong scheme, unresolvable, or not a public address."""
+
+
+class WebhookError(Exception):
+    """The target answered badly or not at all."""
+
+
+@dataclass(frozen=True)
+class CheckedURL:
+    url: str
+    scheme: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+
+def _allow_private() -> bool:
+    # Only tests (pytest-httpserver on 127.0.0.1) turn this on.
+    return bool(getattr(settings, "ESCALATION_WEBHOOK_ALLOW_PRIVATE", False))
+
+
+def is_forbidden_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (not ip.is_global) or ip.is_multicast
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address `host` resolves to (an IP literal resolves to itself)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeURL(f"cannot resolve {host!r}: {exc}") from None
+    addresses: list[str] = []
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        if sockaddr[0] not in addresses:
+            addresses.append(sockaddr[0])
+    if not addresses:
+        raise UnsafeURL(f"{host!r} resolves to no address")
+    return addresses
+
+
+def check_webhook_url(url: str) -> CheckedURL:
+    """Raise UnsafeURL unless `url` is http(s) and every address of its host is public."""
+    if not isinstance(url, str) or not url.strip():
+        raise UnsafeURL("a webhook URL is required")
+    if any(ch.isspace() for ch in url) or len(url) > 500:
+        raise UnsafeURL("the URL must be at most 500 characters, without spaces")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeURL(f"not a valid URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise UnsafeURL("only http and https webhook URLs are allowed")
+    host = parts.hostname
+    if not host:
+        raise UnsafeURL("the URL has no host")
+    if parts.username or parts.password:
+        raise UnsafeURL("credentials in the URL are not allowed; use a token in the path or query")
+    port = port or (443 if scheme == "https" else 80)
+    addresses = resolve(host, port)
+    if not _allow_private():
+        bad = [a for a in addresses if is_forbidden_address(a)]
+        if bad:
+            raise UnsafeURL(f"{host} resolves to a non-public address ({', '.join(bad)})")
+    return CheckedURL(url=url, scheme=scheme, host=host, port=port, addresses=tuple(addresses))
+
+
+def _pinned_request(checked: CheckedURL, body: dict) -> httpx.Request:
+    """A request to the checked address itself; Host header and TLS name stay the original
+    host, so virtual hosts and certificate checks still work."""
+    address = checked.addresses[0]
+    url = httpx.URL(checked.url).copy_with(host=address)
+    host_header = checked.host if ":" not in checked.host else f"[{checked.host}]"
+    default_port = 443 if checked.scheme == "https" else 80
+    if checked.port != default_port:
+        host_header = f"{host_header}:{checked.port}"
+    extensions = {"sni_hostname": checked.host} if checked.scheme == "https" else {}
+    return httpx.Request(
+        "POST",
+        url,
+        json=body,
+        headers={"Host": host_header, "User-Agent": "Vigil-Webhook/1.0"},
+        extensions=extensions,
+    )
+
+
+async def _post(checked: CheckedURL, body: dict) -> int:
+    async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
+        response = await client.send(_pinned_request(checked, body), stream=True)
+        await response.aclose()  # the body is not needed, and may be endless
+        return response.status_code
+
+
+def post_json(url: str, body: dict) -> int:
+    """POST `body` to a checked, pinned address within one total deadline. Raises UnsafeURL
+    or WebhookError; returns the 2xx status code."""
+    checked = check_webhook_url(url)
+    deadline = float(getattr(settings, "ESCALATION_WEBHOOK_TIMEOUT_SECONDS", 10))
+    try:
+        # A total deadline, not per-read timeouts: a target that trickles bytes must not
+        # hold a worker longer than this.
+        status = asyncio.run(asyncio.wait_for(_post(checked, body), timeout=deadline))
+    except TimeoutError:
+        raise WebhookError(f"no answer within {deadline:g} s") from None
+    except httpx.HTTPError as exc:
+        raise WebhookError(f"{type(exc).__name__}: {exc}") from None
+    if 300 <= status < 400:
+        raise WebhookError(f"HTTP {status}: redirects are not followed")
+    if not 200 <= status < 300:
+        raise WebhookError(f"HTTP {status}")
+    return status

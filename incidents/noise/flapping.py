@@ -1,0 +1,211 @@
+"""Flapping detection: an alert that keeps opening and resolving pages once, not each time.
+
+Each state change of an alert (a trigger that opens it, a resolve that closes it), per
+(integration key, dedup key), goes into a Redis sorted set scored by time. More than
+`FLAPPING_THRESHOLD` changes within `FLAPPING_WINDOW_SECONDS` mark the incident flapping:
+a badge, a timeline entry, and the escalation engine holds its pages. A periodic task clears
+the mark once the alert has been stable for the window and sends one summary.
+
+Redis is an aid here, never a dependency: when it is down or hung, ingest goes on without
+flapping detection and says so in a warning at most once a minute."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from incidents.models import Event, Incident, TimelineEntry
+
+logger = logging.getLogger("vigil.flapping")
+
+WARNING_INTERVAL_SECONDS = 60
+# After a failure, skip Redis this long: a hung Redis must not cost a socket timeout per event.
+RETRY_AFTER_SECONDS = 5
+# (action, outcome) pairs that change an alert's state.
+STATE_CHANGES = {("trigger", "created"), ("trigger", "grouped"), ("resolve", "resolved")}
+
+_clients: dict[str, redis.Redis] = {}
+_state_lock = threading.Lock()
+_last_warning_at = float("-inf")
+_skip_until = float("-inf")
+
+
+def _client() -> redis.Redis:
+    url = settings.FLAPPING_REDIS_URL
+    client = _clients.get(url)
+    if client is None:
+        timeout = settings.REDIS_SOCKET_TIMEOUT
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),  # one try: the next event tries again
+        )
+        _clients[url] = client
+    return client
+
+
+def _redis_failed(error: Exception) -> None:
+    global _last_warning_at, _skip_until
+    now = time.monotonic()
+    with _state_lock:
+        _skip_until = now + RETRY_AFTER_SECONDS
+        if now - _last_warning_at < WARNING_INTERVAL_SECONDS:
+            return
+        _last_warning_at = now
+    logger.warning("Redis unreachable (%s): ingest goes on without flapping detection", error)
+
+
+def _redis_key(key_id: int, dedup_key: str) -> str:
+    return f"vigil:flap:{key_id}:{hashlib.sha256(dedup_key.encode('utf-8')).hexdigest()[:32]}"
+
+
+def record_change(key_id: int, dedup_key: str, change: str, now: datetime | None = None) -> int | None:
+    """Add one state change; return how many the alert had within the window, or None when
+    Redis cannot say (the caller then carries on as if the alert were stable)."""
+    if time.monotonic() < _skip_until:
+        return None
+    now_ts = (now or timezone.now()).timestamp()
+    window = settings.FLAPPING_WINDOW_SECONDS
+    name = _redis_key(key_id, dedup_key)
+    try:
+        pipe = _client().pipeline(transaction=True)
+        pipe.zadd(name, {f"{now_ts:.6f}:{change}:{uuid.uuid4().hex[:8]}": now_ts})
+        pipe.zremrangebyscore(name, "-inf", now_ts - window)
+        pipe.zcard(name)
+        pipe.expire(name, window + 60)
+        _added, _removed, count, _expiry = pipe.execute()
+    except (redis.RedisError, OSError) as error:
+        _redis_failed(error)
+        return None
+    return int(count)
+
+
+def track(key, event, outcome) -> None:
+    """Pipeline hook, inside its transaction, after the state change: count it, and mark the
+    incident flapping above the threshold (before the commit, so escalation sees the mark).
+    Adds the why to `outcome.reason`."""
+    if (event.action, outcome.outcome) not in STATE_CHANGES or outcome.incident_id is None:
+        return
+    count = record_change(key.pk, event.dedup_key, event.action)
+    if count is None or count <= settings.FLAPPING_THRESHOLD:
+        return
+    note = mark_flapping(outcome.incident_id, event.dedup_key, count)
+    outcome.reason = "; ".join(part for part in (outcome.reason, note) if part)
+
+
+def mark_flapping(incident_id: int, dedup_key: str, count: int) -> str:
+    window = settings.FLAPPING_WINDOW_SECONDS
+    note = (
+        f"flapping: alert {dedup_key[:80]!r} changed state {count} times in {window}s; "
+        "notifications are held until it is stable"
+    )
+    if Incident.objects.filter(pk=incident_id, is_flapping=False).update(is_flapping=True):
+        TimelineEntry.objects.create(
+            incident_id=incident_id,
+            kind=TimelineEntry.Kind.FLAPPING,
+            message=(
+                f"Flapping: alert {dedup_key[:80]!r} changed state {count} times in {window // 60} min. "
+                f"Notifications are held until it has been stable for {window // 60} min; "
+                "then one summary is sent."
+            ),
+            data={"dedup_key": dedup_key, "changes": count, "window_seconds": window},
+        )
+    return note
+
+
+# --- the periodic task's half ---------------------------------------------------------------
+
+
+def _flapping_alert_of(incidents: list[Incident]) -> dict[int, str]:
+    """incident id -> the dedup key that made it flap (from its first flapping entry)."""
+    found: dict[int, str] = {}
+    entries = (
+        TimelineEntry.objects.filter(incident__in=incidents, kind=TimelineEntry.Kind.FLAPPING)
+        .order_by("id")
+        .values_list("incident_id", "data")
+    )
+    for incident_id, data in entries:
+        if incident_id not in found and isinstance(data, dict) and data.get("dedup_key"):
+            found[incident_id] = data["dedup_key"]
+    return found
+
+
+def _state_changes(key_id: int | None, dedup_key: str, since: datetime):
+    """The alert's state changes in the event log (the database, not Redis, is the record)."""
+    return Event.objects.filter(
+        Q(action="trigger", outcome__in=["created", "grouped"]) | Q(action="resolve", outcome="resolved"),
+        integration_key_id=key_id, dedup_key=dedup_key, received_at__gte=since,
+    )
+
+
+def clear_stable_flapping(now: datetime | None = None) -> int:
+    """Clear the flapping mark of every alert stable for the window; one summary each.
+
+    Episodes are per alert (key, dedup key): a flapping alert opens a new incident after
+    each resolve, so one episode can span several incidents; they are all cleared together
+    and the latest one gets the summary. Returns the number of incidents cleared."""
+    now = now or timezone.now()
+    window = timedelta(seconds=settings.FLAPPING_WINDOW_SECONDS)
+    cleared = 0
+    with transaction.atomic():
+        # SKIP LOCKED: two overlapping runs never send the same summary twice.
+        incidents = list(
+            Incident.objects.select_for_update(skip_locked=True).filter(is_flapping=True).order_by("id")
+        )
+        alert_of = _flapping_alert_of(incidents)
+        episodes: dict[tuple[int | None, str], list[Incident]] = {}
+        for incident in incidents:
+            dedup_key = alert_of.get(incident.pk, incident.dedup_key)
+            episodes.setdefault((incident.integration_key_id, dedup_key), []).append(incident)
+        for (key_id, dedup_key), members in episodes.items():
+            last_change = _state_changes(key_id, dedup_key, now - window).aggregate(last=Max("received_at"))
+            if last_change["last"] is not None:
+                continue  # still changing within the window
+            _end_episode(key_id, dedup_key, members, now, window)
+            cleared += len(members)
+    return cleared
+
+
+def _end_episode(key_id, dedup_key: str, members: list[Incident], now: datetime, window: timedelta) -> None:
+    since = min(incident.first_seen_at for incident in members) - window
+    changes = _state_changes(key_id, dedup_key, since)
+    opened = changes.filter(action="trigger").count()
+    resolved = changes.filter(action="resolve").count()
+    first_at = min(incident.first_seen_at for incident in members)
+    latest = max(members, key=lambda incident: incident.pk)
+    ids = ", ".join(f"#{incident.pk}" for incident in members)
+    summary = (
+        f"Stable again: alert {dedup_key[:80]!r} flapped, {opened + resolved} state changes "
+        f"({opened} opened, {resolved} resolved) since {first_at:%Y-%m-%d %H:%M:%S} UTC, "
+        f"over incident(s) {ids}; no change for {int(window.total_seconds()) // 60} min; "
+        f"incident #{latest.pk} is {latest.status}."
+    )
+    Incident.objects.filter(pk__in=[incident.pk for incident in members]).update(is_flapping=False)
+    for incident in members:
+        TimelineEntry.objects.create(
+            incident=incident, kind=TimelineEntry.Kind.FLAPPING, message=summary, created_at=now,
+            data={"dedup_key": dedup_key, "stable": True, "opened": opened, "resolved": resolved,
+                  "incidents": [m.pk for m in members], "summary_to": latest.pk},
+        )
+    transaction.on_commit(lambda: _send_summary(latest.pk))
+
+
+def _send_summary(incident_id: int) -> None:
+    try:
+        from escalation.notify import send_flapping_summary  # the escalation app owns sending
+    except ImportError:
+        logger.error("no escalation.notify.send_flapping_summary: incident #%s's summary is in its timeline only",
+                     incident_id)
+        return
+    send_flapping_summary(incident_id)

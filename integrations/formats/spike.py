@@ -1,0 +1,56 @@
+"""Spike's webhook (`/<key>/push-events`): the title is the dedup key.
+
+An alert without a title is still a page: it opens an incident with an empty title that
+never dedups, groups or auto-resolves (each one gets a unique dedup key)."""
+
+import uuid
+
+from integrations.formats import severity
+from integrations.formats.base import NormalizedEvent, lenient_severity, text
+
+RESOLVING = {"resolve", "resolved"}
+UNTITLED_PREFIX = "spike-untitled-"
+
+
+def title_of(body: dict) -> str:
+    title = body.get("title")
+    if isinstance(title, (dict, list)):
+        return text(title)
+    return text(title).strip()
+
+
+def severity_of(body: dict) -> tuple[str, str]:
+    """`severity` first (Spike's sev1..3 and the plain words Keep sends), else `priority`."""
+    value = body.get("severity")
+    if value not in (None, ""):
+        return lenient_severity(value, severity.SPIKE_SEVERITY), text(value)
+    value = body.get("priority")
+    if value not in (None, ""):
+        return lenient_severity(value, severity.SPIKE_PRIORITY), text(value)
+    return "warning", ""
+
+
+def parse(body: dict) -> list[NormalizedEvent]:
+    title = title_of(body)
+    if text(body.get("status")).strip().lower() in RESOLVING:
+        if not title:
+            return [
+                NormalizedEvent(
+                    action="ignore", reason="a resolve without a title matches no incident", raw=body
+                )
+            ]
+        return [NormalizedEvent(action="resolve", dedup_key=title, summary=title, raw=body)]
+
+    mapped, original = severity_of(body)
+    return [
+        NormalizedEvent(
+            action="trigger",
+            dedup_key=title or UNTITLED_PREFIX + uuid.uuid4().hex,
+            summary=title,
+            severity=mapped,
+            original_severity=original,
+            details=body.get("body"),
+            dedupable=bool(title),
+            raw=body,
+        )
+    ]

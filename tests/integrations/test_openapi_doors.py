@@ -1,0 +1,64 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+DOOR_PATHS = [
+    "/api/events/ingest",
+    "/v2/enqueue",
+    "/v2/change/enqueue",
+    "/generic/2010-04-15/create_event.json",
+    "/api/webhook/ingest",
+    "/integration/{key}",
+    "/api/integration/webhook/{key}",
+    "/{key}/push-events",
+    "/api/integrations/alertmanager",
+    "/api/integrations/alertmanager/{key}",
+    "/api/integrations/grafana",
+    "/api/integrations/grafana/{key}",
+]
+
+
+@pytest.fixture(scope="module")
+def document(django_db_blocker):
+    from rest_framework.test import APIClient
+
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def request_schema(document, operation):
+    content = operation["requestBody"]["content"]
+    assert list(content) == ["application/json"]
+    media = content["application/json"]
+    ref = media["schema"]["$ref"].rsplit("/", 1)[-1]
+    return document["components"]["schemas"][ref], media
+
+
+@pytest.mark.parametrize("path", DOOR_PATHS)
+def test_every_door_is_listed_with_a_request_schema_and_an_example(document, path):
+    operation = document["paths"][path]["post"]
+    schema, media = request_schema(document, operation)
+    assert schema["properties"]
+    assert media["examples"]
+    assert "ingest" in operation["tags"]
+    assert {"400", "413", "429"} <= set(operation["responses"])
+
+
+def test_grafana_doors_list_put_too(document):
+    for path in ("/api/integrations/grafana", "/api/integrations/grafana/{key}"):
+        request_schema(document, document["paths"][path]["put"])
+
+
+def test_heartbeat_is_listed_for_get_and_post(document):
+    entry = document["paths"]["/api/heartbeat/{key}"]
+    assert {"get", "post"} <= set(entry)
+    assert entry["get"]["responses"]["200"]
+
+
+def test_required_fields_are_marked(document):
+    eventapi, _ = request_schema(document, document["paths"]["/api/webhook/ingest"]["post"])
+    assert set(eventapi["required"]) == {"summary", "severity"}
+    alertmanager, _ = request_schema(document, document["paths"]["/api/integrations/alertmanager"]["post"])
+    assert alertmanager["required"] == ["alerts"]

@@ -1,0 +1,121 @@
+import re
+
+import pytest
+
+from incidents.models import Event
+from integrations import keys
+from integrations.models import IntegrationKey
+from oncall.models import TeamMembership
+from tests.factories import make_policy, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def raw_key_on(page: str) -> str:
+    return re.search(r'<code id="raw-key">(ik_[A-Za-z0-9]+)</code>', page).group(1)
+
+
+def test_a_team_admin_creates_a_key_and_sees_it_once_with_snippets(client_of, team_admin, team):
+    policy = make_policy(name="SRE primary", team=team)
+    web = client_of(team_admin)
+    response = web.post("/integrations/new/", {"name": "Prometheus prod", "team": team.pk,
+                                               "escalation_policy": policy.pk})
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    page = response.content.decode()
+    raw = raw_key_on(page)
+    key = IntegrationKey.objects.get(name="Prometheus prod")
+    assert key.key_digest == keys.digest(raw) and key.team == team and key.created_by == team_admin
+    assert 'data-copy-target="raw-key"' in page
+    assert "/v2/enqueue" in page and "alertmanager" in page  # the per-tool snippets
+    assert "vigil/copy.js" in page
+    # Never again: the list and the key's page show only the prefix.
+    for url in ("/integrations/", f"/integrations/{key.pk}/"):
+        later = web.get(url).content.decode()
+        assert raw not in later and f"{raw[:8]}…" in later
+
+
+def test_the_new_key_works_at_the_door(client_of, team_admin, team, api):
+    policy = make_policy(team=team)
+    page = client_of(team_admin).post(
+        "/integrations/new/", {"name": "k", "team": team.pk, "escalation_policy": policy.pk}
+    ).content.decode()
+    body = {"routing_key": raw_key_on(page), "event_action": "trigger", "dedup_key": "x",
+            "payload": {"summary": "s", "severity": "info", "source": "t"}}
+    assert api.post("/v2/enqueue", body, format="json").status_code == 202
+
+
+def test_a_responder_sees_keys_but_cannot_create_rotate_or_revoke(web, key, team):
+    policy = make_policy(team=team)
+    page = web.get("/integrations/").content.decode()
+    assert key.name in page and "Create a key" not in page and "Rotate" not in page
+    response = web.post("/integrations/new/", {"name": "x", "team": team.pk, "escalation_policy": policy.pk})
+    assert response.status_code == 400
+    assert IntegrationKey.objects.filter(name="x").count() == 0
+    assert web.post(f"/integrations/{key.pk}/revoke/").status_code == 403
+    assert web.post(f"/integrations/{key.pk}/rotate/").status_code == 403
+    key.refresh_from_db()
+    assert key.is_active and IntegrationKey.objects.count() == 1
+
+
+def test_a_policy_of_another_team_is_refused(client_of, team_admin, team, other_team):
+    theirs = make_policy(team=other_team)
+    response = client_of(team_admin).post(
+        "/integrations/new/", {"name": "x", "team": team.pk, "escalation_policy": theirs.pk}
+    )
+    assert response.status_code == 400
+    assert not IntegrationKey.objects.filter(name="x").exists()
+
+
+def test_a_key_for_a_team_i_do_not_administer_is_refused(client_of, team_admin, other_team):
+    make_user("mixed", team=other_team)
+    TeamMembership.objects.create(team=other_team, user=team_admin, role=TeamMembership.Role.RESPONDER)
+    policy = make_policy(team=other_team)
+    response = client_of(team_admin).post(
+        "/integrations/new/", {"name": "x", "team": other_team.pk, "escalation_policy": policy.pk}
+    )
+    assert response.status_code == 400
+    assert not IntegrationKey.objects.filter(name="x").exists()
+
+
+def test_rotate_shows_a_new_key_once_and_the_old_one_keeps_working(client_of, team_admin, key):
+    response = client_of(team_admin).post(f"/integrations/{key.pk}/rotate/")
+    new_raw = raw_key_on(response.content.decode())
+    new_key = IntegrationKey.objects.get(rotated_from=key)
+    assert new_key.key_digest == keys.digest(new_raw)
+    key.refresh_from_db()
+    assert key.is_active
+
+
+def test_revoke_stops_the_key_at_the_door(client_of, team_admin, key, raw_key, api):
+    client_of(team_admin).post(f"/integrations/{key.pk}/revoke/")
+    key.refresh_from_db()
+    assert not key.is_active
+    body = {"routing_key": raw_key, "event_action": "trigger", "dedup_key": "x",
+            "payload": {"summary": "s", "severity": "info", "source": "t"}}
+    assert api.post("/v2/enqueue", body, format="json").status_code == 400
+
+
+def test_another_teams_key_is_a_404_for_every_page_and_action(client_of, team_admin, other_key):
+    web = client_of(team_admin)
+    assert web.get(f"/integrations/{other_key.pk}/").status_code == 404
+    assert web.post(f"/integrations/{other_key.pk}/revoke/").status_code == 404
+    assert web.post(f"/integrations/{other_key.pk}/rotate/").status_code == 404
+    assert other_key.name not in web.get("/integrations/").content.decode()
+    other_key.refresh_from_db()
+    assert other_key.is_active
+
+
+def test_key_page_lists_recent_events_with_outcomes_including_rejected_and_test(web, key, raw_key, api):
+    api.post("/v2/enqueue", {"routing_key": raw_key, "event_action": "trigger", "dedup_key": "a",
+                             "payload": {"summary": "Disk full", "severity": "critical", "source": "x"}},
+             format="json")
+    api.post("/v2/enqueue", {"routing_key": raw_key, "event_action": "trigger", "payload": {}}, format="json")
+    Event.objects.create(integration_key=key, format="grafana", action="none", outcome="test",
+                         reason="test notification; nobody paged")
+    page = web.get(f"/integrations/{key.pk}/").content.decode()
+    assert "Created" in page and "Disk full" in page
+    assert "Rejected" in page and "payload.summary" in page
+    assert "Test" in page and "nobody paged" in page
+    assert raw_key not in page  # the body kept for a rejected event has the key replaced
+

@@ -1,0 +1,39 @@
+"""The hot path does a small, fixed number of queries (measured, then pinned here).
+
+Measured (in a test transaction, where `atomic` blocks are savepoints; in production the
+outer SAVEPOINT/RELEASE pair is the transaction's BEGIN/COMMIT and is not counted):
+new trigger 10 = key lookup, savepoint, open-alert lookup (FOR UPDATE), savepoint, incident
+and alert inserts, release, maintenance-window check, event-log insert, release;
+repeat trigger 7 = key lookup, savepoint, open-alert lookup, alert and incident updates,
+event-log insert, release. `last_used_at` is written at most once a minute per key and is
+outside these counts. Anything added to the hot path shows up here first."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+NEW_TRIGGER_QUERIES = 10
+REPEAT_TRIGGER_QUERIES = 7
+
+
+def trigger(raw_key, dedup_key):
+    return {
+        "routing_key": raw_key, "event_action": "trigger", "dedup_key": dedup_key,
+        "payload": {"summary": "Disk usage > 90% on srv01", "severity": "critical", "source": "prometheus"},
+    }
+
+
+def test_a_new_trigger_stays_within_its_query_budget(api, raw_key, django_assert_max_num_queries):
+    api.post("/v2/enqueue", trigger(raw_key, "warm-up"), format="json")  # last_used_at set
+    with django_assert_max_num_queries(NEW_TRIGGER_QUERIES):
+        response = api.post("/v2/enqueue", trigger(raw_key, "fresh"), format="json")
+    assert response.status_code == 202
+
+
+def test_a_repeat_trigger_stays_within_its_query_budget(api, raw_key, django_assert_max_num_queries):
+    api.post("/v2/enqueue", trigger(raw_key, "repeat"), format="json")
+    with django_assert_max_num_queries(REPEAT_TRIGGER_QUERIES):
+        response = api.post("/v2/enqueue", trigger(raw_key, "repeat"), format="json")
+    assert response.status_code == 202
