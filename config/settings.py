@@ -333,5 +333,7 @@ LOGGING = {
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "vigil.redis": {"level": "ERROR"},
+        # django-axes logs every failed sign-in at INFO; the lockouts (WARNING) are what matter.
+        "axes": {"level": "WARNING"},
     },
 }

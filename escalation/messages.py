@@ -42,6 +42,8 @@ def context_for(notification: Notification, *, held_count: int = 0) -> dict:
         "labels": sorted((str(k), str(v)) for k, v in labels.items()),
         "incident_url": incident_url(incident),
         "step": notification.step_index + 1,
+        # A page outside the policy (a person reassigned the incident) has step -1.
+        "reassigned": notification.step_index < 0,
         "repeat": notification.repeat_index,
         "held_count": held_count,
         "ack_url": "",
@@ -119,7 +121,7 @@ def webhook_body(notification: Notification, context: dict, *, slack_format: boo
             "url": context["incident_url"],
         },
         "recipient": notification.user.get_username() if notification.user else None,
-        "step": context["step"] if notification.kind == Notification.Kind.PAGE else None,
+        "step": context["step"] if notification.kind == Notification.Kind.PAGE and not context["reassigned"] else None,
         "held_count": context["held_count"] if notification.kind == Notification.Kind.SUMMARY else None,
         "links": {
             "incident": context["incident_url"],

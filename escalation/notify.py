@@ -93,7 +93,9 @@ def _describe(notification: Notification) -> str:
     who = notification.user.get_username() if notification.user else "a deleted user"
     verb = {"email": "Emailed", "webhook": "Webhook to"}.get(notification.channel, "Notified")
     what = {"page": "page", "recovery": "recovery note", "summary": "flapping summary"}[notification.kind]
-    step = f", step {notification.step_index + 1}" if notification.kind == Notification.Kind.PAGE else ""
+    step = ""
+    if notification.kind == Notification.Kind.PAGE:
+        step = f", step {notification.step_index + 1}" if notification.step_index >= 0 else ", reassigned"
     return f"{verb} {who} ({notification.address}): {what}{step}"
 
 

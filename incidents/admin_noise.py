@@ -7,7 +7,7 @@ through Django's escaping only."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -94,7 +94,11 @@ class SuppressionRuleAdmin(admin.ModelAdmin):
             limit = max(1, min(TEST_MAX_EVENTS, int(request.GET.get("n", TEST_DEFAULT_EVENTS))))
         except ValueError:
             limit = TEST_DEFAULT_EVENTS
-        results = suppression.dry_run(rule, suppression.events_in_scope(rule, limit))
+        try:
+            results = suppression.dry_run(rule, suppression.events_in_scope(rule, limit))
+        except ValueError as error:  # a row written around validation: say why, do not 500
+            messages.error(request, f"This rule cannot run: {error}")
+            results = []
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

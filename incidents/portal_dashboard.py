@@ -79,6 +79,10 @@ class Bar:
     width: float
     height: float
 
+    @property
+    def center(self) -> float:
+        return round(self.x + self.width / 2, 1)
+
 
 @dataclass
 class Chart:
@@ -101,9 +105,9 @@ def per_day_chart(incidents, today: date, days: int = CHART_DAYS) -> Chart:
         .values("day")
         .annotate(n=Count("id"))
     }
-    width, height, top, bottom, left = 600, 180, 12, 24, 28
+    width, height, top, bottom, left, right = 600, 180, 12, 24, 28, 14
     plot_height = height - top - bottom
-    slot = (width - left) / days
+    slot = (width - left - right) / days
     peak = max(counts.values(), default=0)
     scale = plot_height / peak if peak else 0
     bars = []

@@ -7,6 +7,10 @@ number whatever the data: templates only format what the view loaded."""
 
 from __future__ import annotations
 
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -14,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from incidents import actions
 from incidents.models import Event, Incident
@@ -58,7 +63,21 @@ def _incident_or_404(user, pk: int) -> Incident:
     )
 
 
-@login_required
+def _signed_in_or_sign_in_page(view):
+    """login_required, except that a live-refresh request of a signed-out browser gets the
+    whole page sent to sign-in (HX-Redirect), instead of a login form swapped into the list."""
+    protected = login_required(view)
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.htmx and not request.user.is_authenticated:
+            return HttpResponseClientRedirect(f"{settings.LOGIN_URL}?{urlencode({'next': request.path})}")
+        return protected(request, *args, **kwargs)
+
+    return wrapper
+
+
+@_signed_in_or_sign_in_page
 @require_GET
 def incident_list(request):
     filters = IncidentFilters.from_query(request.GET)

@@ -11,7 +11,7 @@ import binascii
 import logging
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.parsers import JSONParser
@@ -211,5 +211,11 @@ class Door(APIView):
         now = timezone.now()
         last = integration.last_used_at
         if last is None or (now - last).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
-            with transaction.atomic():
-                IntegrationKey.objects.filter(pk=integration.pk).update(last_used_at=now)
+            try:
+                with transaction.atomic():
+                    IntegrationKey.objects.filter(pk=integration.pk).update(last_used_at=now)
+            except DatabaseError as exc:
+                # The events are already committed: a lost timestamp must not turn their 2xx
+                # into a 503, which would make the sender send them again.
+                logger.warning("could not record the last use of key %s…: %s",
+                               integration.key_prefix, type(exc).__name__)

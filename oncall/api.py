@@ -60,6 +60,11 @@ def person(user) -> dict:
     return {"id": user.pk, "username": user.get_username(), "name": user.get_full_name()}
 
 
+def schedule_ref(schedule: Schedule) -> dict:
+    return {"id": schedule.pk, "name": schedule.name, "team": schedule.team.slug if schedule.team else None,
+            "time_zone": schedule.time_zone}
+
+
 def parse_at(raw: str | None) -> datetime:
     """`?at=` as ISO-8601; a time without an offset is UTC."""
     if not raw:
@@ -79,7 +84,8 @@ def parse_at(raw: str | None) -> datetime:
 class RotationSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(required=False, help_text="Give it to edit a rotation in place.")
     participants = serializers.ListField(
-        child=serializers.IntegerField(), required=False, help_text="User ids, in rotation order."
+        child=serializers.IntegerField(), required=False, write_only=True,
+        help_text="User ids, in rotation order.",
     )
 
     class Meta:
@@ -302,10 +308,47 @@ class ScheduleViewSet(viewsets.ModelViewSet):
 # --- who is on call ----------------------------------------------------------------------
 
 
+class PersonSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ScheduleRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    team = serializers.CharField(allow_null=True)
+    time_zone = serializers.CharField()
+
+
+class OnCallRowSerializer(serializers.Serializer):
+    schedule = ScheduleRefSerializer()
+    on_call = PersonSerializer(many=True)
+
+
+class OnCallAnswerSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    results = OnCallRowSerializer(many=True)
+
+
+class ShiftSerializer(serializers.Serializer):
+    schedule = ScheduleRefSerializer()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+
+
+class ShiftsAnswerSerializer(serializers.Serializer):
+    results = ShiftSerializer(many=True)
+
+
+class CalendarUrlSerializer(serializers.Serializer):
+    url = serializers.URLField(allow_null=True)
+
+
 class OnCallViewSet(viewsets.ViewSet):
     """Who is on call (now or `?at=`), my upcoming shifts, and my calendar link."""
 
-    @extend_schema(parameters=[
+    @extend_schema(responses=OnCallAnswerSerializer, parameters=[
         OpenApiParameter("at", str, description="ISO-8601 instant; default now."),
         OpenApiParameter("schedule", int, description="Only this schedule."),
     ])
@@ -326,15 +369,15 @@ class OnCallViewSet(viewsets.ViewSet):
             "at": at.isoformat(),
             "results": [
                 {
-                    "schedule": {"id": s.pk, "name": s.name, "team": s.team.slug if s.team else None,
-                                 "time_zone": s.time_zone},
+                    "schedule": schedule_ref(s),
                     "on_call": [person(people[pk]) for pk in ids if pk in people],
                 }
                 for s, ids in rows
             ],
         })
 
-    @extend_schema(parameters=[OpenApiParameter("weeks", int, description="How far ahead (1-26).")])
+    @extend_schema(responses=ShiftsAnswerSerializer,
+                   parameters=[OpenApiParameter("weeks", int, description="How far ahead (1-26).")])
     @action(detail=False, methods=["get"])
     def shifts(self, request):
         """My shifts from now on, across every schedule I am in."""
@@ -346,11 +389,12 @@ class OnCallViewSet(viewsets.ViewSet):
         now = timezone.now()
         shifts = upcoming_shifts(request.user, now, now + timedelta(weeks=int(raw)))
         return Response({"results": [
-            {"schedule": {"id": s.pk, "name": s.name}, "start": shift.start.isoformat(),
+            {"schedule": schedule_ref(s), "start": shift.start.isoformat(),
              "end": shift.end.isoformat()}
             for s, shift in shifts
         ]})
 
+    @extend_schema(request=None, responses=CalendarUrlSerializer)
     @action(detail=False, methods=["get", "post"])
     def calendar(self, request):
         """GET: my iCalendar subscription URL (null until made). POST: make it, or replace

@@ -10,6 +10,9 @@ the spring-forward night is 23 hours long, the autumn one 25. A handoff time tha
 exist on the spring-forward day (02:30 in Europe/Berlin) happens as PEP 495 maps it, one
 gap later (03:30 local). Custom shifts whose length is a whole number of days count days the
 same way; other custom lengths count elapsed hours from the rotation's start.
+
+Every instant is kept in UTC: Python compares and subtracts two datetimes that share a
+tzinfo by their wall clocks, which is wrong across a DST change.
 """
 
 from __future__ import annotations
@@ -35,12 +38,19 @@ class RotationSpec:
     restrict_end: time | None = None
     rotation_id: int | None = None
 
+    def __post_init__(self):
+        object.__setattr__(self, "start", self.start.astimezone(UTC))
+
 
 @dataclass(frozen=True)
 class OverrideSpec:
     user_id: int
     start: datetime
     end: datetime
+
+    def __post_init__(self):
+        object.__setattr__(self, "start", self.start.astimezone(UTC))
+        object.__setattr__(self, "end", self.end.astimezone(UTC))
 
 
 @dataclass(frozen=True)
@@ -63,8 +73,8 @@ class Shift:
 
 
 def handoff_instant(day: date, handoff: time, tz: ZoneInfo) -> datetime:
-    """The instant of `handoff` local time on `day` (fold=0: the first of two, PEP 495)."""
-    return datetime.combine(day, handoff.replace(tzinfo=None), tzinfo=tz)
+    """The instant (UTC) of `handoff` local time on `day` (fold=0: the first of two, PEP 495)."""
+    return datetime.combine(day, handoff.replace(tzinfo=None), tzinfo=tz).astimezone(UTC)
 
 
 def _period_days(rotation: RotationSpec) -> int | None:
@@ -86,6 +96,7 @@ def _first_handoff_day(rotation: RotationSpec, tz: ZoneInfo) -> date:
 
 def handoffs_passed(rotation: RotationSpec, at: datetime, tz: ZoneInfo) -> int:
     """How many daily handoffs happened in (rotation.start, at]."""
+    at = at.astimezone(UTC)
     first = _first_handoff_day(rotation, tz)
     if at < handoff_instant(first, rotation.handoff_time, tz):
         return 0
@@ -98,6 +109,7 @@ def handoffs_passed(rotation: RotationSpec, at: datetime, tz: ZoneInfo) -> int:
 
 def shift_index(rotation: RotationSpec, at: datetime, tz: ZoneInfo) -> int | None:
     """The number of the shift that contains `at` (0 = the first), None before the start."""
+    at = at.astimezone(UTC)
     if at < rotation.start:
         return None
     days = _period_days(rotation)
@@ -153,6 +165,7 @@ def rotation_user(rotation: RotationSpec, at: datetime, tz: ZoneInfo) -> int | N
 
 def on_call_user_ids(spec: ScheduleSpec, at: datetime) -> list[int]:
     """Overrides first (all that cover `at`), else the highest layer that has someone."""
+    at = at.astimezone(UTC)
     covering = sorted((o for o in spec.overrides if o.start <= at < o.end), key=lambda o: o.start)
     if covering:
         return list(dict.fromkeys(o.user_id for o in covering))
@@ -173,6 +186,7 @@ def _local_days(start: datetime, end: datetime, tz: ZoneInfo) -> Iterable[date]:
 
 def change_points(spec: ScheduleSpec, start: datetime, end: datetime) -> list[datetime]:
     """Every instant in (start, end) where the answer may change."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     points: set[datetime] = set()
     for rotation in spec.rotations:
         points.add(rotation.start)
@@ -201,6 +215,7 @@ def change_points(spec: ScheduleSpec, start: datetime, end: datetime) -> list[da
 def timeline(spec: ScheduleSpec, start: datetime, end: datetime) -> list[Shift]:
     """The final on-call shifts between start and end, consecutive equal answers merged;
     stretches where nobody is on call are left out."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     shifts: list[Shift] = []
     edges = [start, *change_points(spec, start, end), end]
     for left, right in zip(edges, edges[1:], strict=False):

@@ -15,6 +15,17 @@ def load_payload(relative: str) -> dict:
     return json.loads((LOCAL_PAYLOADS / relative).read_text())
 
 
+@pytest.fixture(autouse=True)
+def fresh_suppression_rule_cache():
+    """Ingest caches the suppression rules per process for a few seconds. A rule one test
+    saved (then rolled back) must not meet the next test's alerts: every test starts cold."""
+    from incidents.noise import rule_cache
+
+    rule_cache.invalidate()
+    yield
+    rule_cache.invalidate()
+
+
 @pytest.fixture
 def team(db):
     return make_team("SRE")

@@ -53,7 +53,8 @@ class Inbox:
             for rcpt in envelope.rcpt_tos:
                 self.mails.append(Mail(
                     to=rcpt, subject=str(message["subject"]),
-                    text=text.get_content() if text else "", html=html.get_content() if html else "",
+                    text=text.get_content().replace("\r\n", "\n") if text else "",
+                    html=html.get_content().replace("\r\n", "\n") if html else "",
                     received_at=time.monotonic(),
                 ))
         return "250 Message accepted for delivery"
@@ -83,6 +84,18 @@ class Inbox:
 def fast_password_hashing(settings):
     """Test users get an MD5 password hash: PBKDF2's deliberate slowness is not under test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def empty_redis(settings):
+    """Redis outlives the test database: counters from an earlier run (flapping detection is
+    keyed by integration key id and dedup key, which repeat run after run) must not leak in."""
+    import redis
+
+    for url in {settings.REDIS_URL, getattr(settings, "FLAPPING_REDIS_URL", settings.REDIS_URL)}:
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        client.flushdb()
+        client.close()
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@ T19 (catch-up after the beat was down) and the basic promises of the engine.
 Every test ends with 'no other message': the inbox of the real SMTP server holds exactly
 the pages expected, nothing more."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from escalation.models import Notification
 from incidents import actions
@@ -170,3 +173,13 @@ def test_an_acknowledged_incident_is_never_claimed(smtp, clock, tick, t21_key):
     assert tick().steps == 0
     assert smtp.take() == []
     assert not Notification.objects.filter(incident=incident).exists()
+
+
+def test_t23_a_worker_clock_ten_minutes_fast_changes_no_escalation_timing(smtp, tick, committed, t21_key,
+                                                                          time_machine):
+    committed(make_incident, t21_key)
+    assert smtp.take() == ["alice@example.com"]
+    # The worker's own clock runs 10 minutes ahead; the database's does not.
+    time_machine.move_to(timezone.now() + timedelta(minutes=10), tick=True)
+    tick()
+    assert smtp.take() == []  # bob's step is due 5 minutes after the trigger, by the database

@@ -82,7 +82,7 @@ def test_a_webhook_saved_before_it_became_unsafe_is_refused_at_send_without_conn
 
     assert send_notification(page.pk) == "failed"
     page.refresh_from_db()
-    assert page.last_error.startswith("refused to call the webhook: 127.0.0.1 resolves to a non-public address")
+    assert page.last_error.startswith("refused to call the webhook: localhost resolves to a non-public address")
     assert httpserver.log == []  # the listener saw no request
     entry = TimelineEntry.objects.get(incident=incident, kind="notification_failed")
     assert "not retried" in entry.message

@@ -175,3 +175,13 @@ def test_a_burst_of_new_dedup_keys_opens_exactly_one_incident(grouping_key):
     assert incident.alert_count == threads_n and incident.alerts.count() == threads_n
     assert sorted(o.outcome for o in outcomes) == ["created"] + ["grouped"] * (threads_n - 1)
     assert {o.incident_id for o in outcomes} == {incident.pk}
+
+
+@pytest.mark.django_db
+def test_joining_a_group_costs_a_bounded_number_of_queries(grouping_key, django_assert_max_num_queries):
+    ingest(grouping_key, trigger("a"))
+    # Inside the test's transaction (apply_event's block is a savepoint pair here): the open
+    # alert SELECT, the inner savepoint pair, the group lock, the incident SELECT ... FOR
+    # UPDATE, the alert INSERT, the incident UPDATE, the event INSERT.
+    with django_assert_max_num_queries(10):
+        assert ingest(grouping_key, trigger("b")).outcome == "grouped"

@@ -48,7 +48,13 @@ def seed_history(key, responder) -> None:
             actions.resolve_incident(incident.pk, by=responder, via="web")
 
 
-def test_webhook_to_acknowledged_without_a_reload(browser_page, team, key, raw_key, responder):
+def named_key(team, name="Prometheus prod"):
+    """A key with readable names, for the screenshots."""
+    return make_key(team=team, name=name, policy=make_policy(name="SRE primary", team=team))
+
+
+def test_webhook_to_acknowledged_without_a_reload(browser_page, team, responder):
+    key, raw_key = named_key(team)
     seed_history(key, responder)
     browser_page.sign_in("rita")
     page = browser_page.page
@@ -84,8 +90,7 @@ def test_webhook_to_acknowledged_without_a_reload(browser_page, team, key, raw_k
 
 
 def test_team_admin_creates_a_key_in_the_page_and_uses_it(browser_page, team, team_admin):
-    make_policy(name="SRE primary", team=team)
-    make_key(team=team, name="Grafana prod")
+    named_key(team, "Grafana prod")
     browser_page.sign_in("ada")
     page = browser_page.page
     page.click("nav.mainnav >> text=Integrations")
@@ -176,7 +181,8 @@ def test_keyboard_alone_acknowledges_an_incident(browser_page, team, key, respon
     expect(page.locator("#timeline")).to_contain_text("Acknowledged by Rita Responder (web)")
 
 
-def test_oncall_and_dashboard_pages_render_for_screenshots(browser_page, team, key, responder):
+def test_oncall_and_dashboard_pages_render_for_screenshots(browser_page, team, responder):
+    key, _ = named_key(team)
     colleague = make_user("colin", team=team, first_name="Colin", last_name="Next")
     make_user("ada", team=team, role=TeamMembership.Role.ADMIN, first_name="Ada", last_name="Admin")
     schedule = Schedule.objects.create(name="SRE primary", team=team, time_zone="Europe/Berlin")

@@ -19,6 +19,12 @@ def test_sign_in_is_required(client):
     assert response.url.startswith("/login/")
 
 
+def test_a_signed_out_live_refresh_sends_the_whole_page_to_sign_in(client):
+    response = client.get("/?status=open", HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"] == "/login/?next=%2F"
+    assert b"<form" not in response.content
+
+
 def test_open_incidents_come_first_then_newest(web, key, responder):
     resolved = make_incident(key, dedup_key="a")
     acked = make_incident(key, dedup_key="b")

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from tests.factories import make_key, make_team
-from tests.reliability.harness import Gunicorn, RedisServer, django_env, wait_until
+from tests.reliability.harness import Gunicorn, OutageStack, RedisServer, django_env, wait_until
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +96,20 @@ def live_key(transactional_db):
     """A committed integration key (gunicorn sees it) and its raw secret."""
     return make_key(team=make_team(f"Reliability {time.monotonic_ns()}"))
 
+
+@pytest.fixture(scope="session")
+def outage_stack(redis_server, reliability_dir):
+    """Our own PostgreSQL cluster under its own gunicorn (T10, T12)."""
+    stack = OutageStack(redis_server.url(1), reliability_dir / "gunicorn-outage.log")
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def outage(outage_stack, redis_child):
+    """The outage stack with its database and our Redis running, before and after the test."""
+    outage_stack.ensure_database_running()
+    yield outage_stack
+    outage_stack.ensure_database_running()

@@ -277,3 +277,56 @@ class Gunicorn:
 
     def stop(self) -> None:
         _stop_process(self.proc)
+
+
+class OutageStack:
+    """Our own PostgreSQL cluster with a migrated database, a key made by the management
+    command, and a gunicorn serving them: the database can be stopped under it."""
+
+    DBNAME = "vigil_outage"
+
+    def __init__(self, redis_url: str, log_path: Path):
+        self.cluster = PostgresCluster()
+        self.redis_url = redis_url
+        self.log_path = log_path
+        self.server: Gunicorn | None = None
+        self.raw_key = ""
+
+    @property
+    def database_url(self) -> str:
+        return self.cluster.url(self.DBNAME)
+
+    def start(self) -> OutageStack:
+        self.cluster.init().start()
+        self.cluster.create_database(self.DBNAME)
+        env = django_env(database_url=self.database_url, redis_url=self.redis_url)
+        manage("migrate", "--noinput", env=env)
+        self.raw_key = manage("create_integration_key", "--name", "outage", "--policy", "outage", env=env).strip()
+        self.server = Gunicorn(env, self.log_path).start()
+        return self
+
+    def ensure_database_running(self) -> None:
+        if not self.cluster.is_running():
+            self.cluster.start()
+
+    def stored_events(self, dedup_key_prefix: str) -> list[tuple[str, int | None]]:
+        """(dedup_key, incident_id) of every event-log row whose dedup key has the prefix."""
+        import psycopg
+
+        with psycopg.connect(self.database_url, connect_timeout=5) as conn:
+            return conn.execute(
+                "SELECT dedup_key, incident_id FROM incidents_event WHERE dedup_key LIKE %s",
+                [dedup_key_prefix.replace("%", r"\%").replace("_", r"\_") + "%"],
+            ).fetchall()
+
+    def incident_ids(self, ids: set[int]) -> set[int]:
+        import psycopg
+
+        with psycopg.connect(self.database_url, connect_timeout=5) as conn:
+            rows = conn.execute("SELECT id FROM incidents_incident WHERE id = ANY(%s)", [list(ids)]).fetchall()
+        return {row[0] for row in rows}
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        self.cluster.remove()

@@ -9,38 +9,11 @@ import time
 import uuid
 
 import httpx
-import psycopg
 import pytest
 
-from tests.reliability.harness import Gunicorn, PostgresCluster, django_env, manage
 from tests.reliability.load import fire_together
 
-pytestmark = pytest.mark.chaos
-
-DBNAME = "vigil_outage"
-
-
-@pytest.fixture(scope="module")
-def own_postgres():
-    cluster = PostgresCluster()
-    try:
-        cluster.init().start()
-        cluster.create_database(DBNAME)
-        yield cluster
-    finally:
-        cluster.remove()
-
-
-@pytest.fixture(scope="module")
-def outage_stack(own_postgres, redis_server, reliability_dir):
-    """A migrated database in our cluster, a key made by the management command, and a
-    gunicorn serving them."""
-    env = django_env(database_url=own_postgres.url(DBNAME), redis_url=redis_server.url(1))
-    manage("migrate", "--noinput", env=env)
-    raw_key = manage("create_integration_key", "--name", "outage", "--policy", "outage", env=env).strip()
-    server = Gunicorn(env, reliability_dir / "gunicorn-outage.log").start()
-    yield server, raw_key
-    server.stop()
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(120)]
 
 
 def trigger(client: httpx.Client, raw_key: str, dedup_key: str) -> tuple[httpx.Response, float]:
@@ -52,11 +25,6 @@ def trigger(client: httpx.Client, raw_key: str, dedup_key: str) -> tuple[httpx.R
     return response, time.monotonic() - began
 
 
-def stored_dedup_keys(cluster: PostgresCluster) -> set[str]:
-    with psycopg.connect(cluster.url(DBNAME), connect_timeout=5) as conn:
-        return {row[0] for row in conn.execute("SELECT dedup_key FROM incidents_event")}
-
-
 def assert_unavailable(response: httpx.Response, seconds: float) -> None:
     assert response.status_code == 503, response.text[:300]
     assert seconds <= 2.0
@@ -66,15 +34,15 @@ def assert_unavailable(response: httpx.Response, seconds: float) -> None:
     assert set(body) >= {"status", "message", "errors"} and body["errors"]
 
 
-def test_database_down_answers_503_with_retry_after_then_recovers_without_restart(outage_stack, own_postgres):
-    server, raw_key = outage_stack
+def test_database_down_answers_503_with_retry_after_then_recovers_without_restart(outage):
+    server, raw_key = outage.server, outage.raw_key
     run = uuid.uuid4().hex[:6]
     workers_before = server.worker_pids()
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
         before, _ = trigger(client, raw_key, f"{run}-before")
         assert before.status_code == 202
 
-        own_postgres.stop()
+        outage.cluster.stop()
         refused = []
         for i in range(6):
             response, seconds = trigger(client, raw_key, f"{run}-down-{i}")
@@ -94,11 +62,11 @@ def test_database_down_answers_503_with_retry_after_then_recovers_without_restar
         # Liveness does not need the database.
         assert client.get("/healthz").status_code == 200
 
-        own_postgres.start()
+        outage.cluster.start()
         after, seconds_after = trigger(client, raw_key, f"{run}-after")
         assert after.status_code == 202, after.text[:300]
     print(f"\nT10 PostgreSQL down: {len(refused)} x 503, slowest {max(refused) * 1000:.0f} ms; "
           f"first request after restart 202 in {seconds_after * 1000:.0f} ms")
     assert server.worker_pids() == workers_before  # served again without restarting gunicorn
-    stored = {k for k in stored_dedup_keys(own_postgres) if k.startswith(run)}
+    stored = {dedup_key for dedup_key, _ in outage.stored_events(run)}
     assert stored == {f"{run}-before", f"{run}-after"}  # nothing answered 503 was stored

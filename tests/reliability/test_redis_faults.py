@@ -16,7 +16,7 @@ from incidents.models import Event, Incident
 from tests.factories import make_key, make_policy, make_team, make_user
 from tests.reliability.load import Answer, latency_summary, paced, percentile
 
-pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(120), pytest.mark.django_db(transaction=True)]
 
 RATE = 20  # requests per second, as RELIABILITY.md words the load
 WORKERS = 2  # gunicorn -w 2: the fail-open warning may appear once per worker process

@@ -1,0 +1,160 @@
+"""The whole path with nothing in-process but the web server: a trigger through the HTTP
+door, a real `celery worker` and a real `celery beat` (DatabaseScheduler) as child
+processes on our Redis database, real SMTP (aiosmtpd). Policy minutes last 3 seconds and the
+beat ticks every second, so a three-step policy runs in seconds.
+
+Checks the issue's 'done means': the first page arrives within seconds; with no answer the
+next step fires at its delay; confirming the emailed Acknowledge link stops escalation;
+resolving sends the recovery note. Prints the measured trigger -> first email delay."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from django.db import connection
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from escalation.models import EscalationPolicy, Notification
+from incidents.models import Incident
+from tests.escalation.conftest import add_step, responder
+from tests.factories import make_key, make_team
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+
+REPO = Path(__file__).resolve().parents[2]
+CELERY = str(Path(sys.executable).parent / "celery")
+UNIT_SECONDS = 3  # one policy "minute"
+
+
+def child_env(smtp_port: int, site_url: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    db = connection.settings_dict
+    env.update(
+        DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
+                     f"{db['PORT'] or 5432}/{db['NAME']}",
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        SECRET_KEY=settings.SECRET_KEY,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp_port),
+        ESCALATION_DELAY_UNIT_SECONDS=str(UNIT_SECONDS),
+        ESCALATION_TICK_SECONDS="1",
+        SITE_URL=site_url,
+        LOG_LEVEL="INFO",
+    )
+    return env
+
+
+def start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [CELERY, "-A", "config", *args], cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def wait_for_log(log: Path, needle: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if needle in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"{needle!r} not in {log.name} after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def confirm_link(client: httpx.Client, url: str) -> httpx.Response:
+    page = client.get(url)
+    assert page.status_code == 200
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    return client.post(url, data={"csrfmiddlewaretoken": token})
+
+
+def test_real_worker_and_beat_page_in_order_stop_on_the_emailed_ack_and_send_recovery(
+    smtp, live_server, tmp_path
+):
+    team = make_team("Real worker")
+    people = {name: responder(name, team=team) for name in ("alice", "bob", "carol")}
+    policy = EscalationPolicy.objects.create(name="seconds apart", team=team)
+    add_step(policy, 0, users=[people["alice"]])
+    add_step(policy, 1, users=[people["bob"]])  # +3 s
+    add_step(policy, 2, users=[people["carol"]])  # +6 s more: must never fire (acknowledged)
+    _key, raw_key = make_key(team=team, policy=policy)
+
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.filter(task="check_inbound_escalation_timeouts").update(
+        interval=every_second, expire_seconds=5
+    )
+    PeriodicTask.objects.exclude(task="check_inbound_escalation_timeouts").update(enabled=False)
+
+    env = child_env(smtp.port, live_server.url)
+    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
+    worker = start(["worker", "-c", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                    "--without-heartbeat", "-n", f"vigil-test-{os.getpid()}@%h"], env, worker_log)
+    beat = start(["beat", "--loglevel", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+                  "--schedule", str(tmp_path / "beat-schedule")], env, beat_log)
+    try:
+        wait_for_log(worker_log, "ready.", timeout=90)
+        wait_for_log(worker_log, "check_inbound_escalation_timeouts", timeout=60)  # beat -> worker works
+
+        with httpx.Client(base_url=live_server.url, timeout=10) as client:
+            triggered_at = time.monotonic()
+            response = client.post("/v2/enqueue", json={
+                "routing_key": raw_key, "event_action": "trigger", "dedup_key": "real-worker",
+                "payload": {"summary": "Real worker test", "severity": "critical", "source": "pytest"},
+            })
+            assert response.status_code == 202, response.text
+            incident_id = response.json()["incident_id"]
+
+            first = smtp.wait_for(1, timeout=30)[0]
+            first_delay = first.received_at - triggered_at
+            second = smtp.wait_for(2, timeout=30)[1]
+            second_delay = second.received_at - triggered_at
+            assert [first.to, second.to] == ["alice@example.com", "bob@example.com"]
+            assert second_delay >= UNIT_SECONDS - 0.2  # not before its delay
+
+            ack_url = re.search(r"^Acknowledge:\s+(\S+)$", first.text, re.M).group(1)
+            resolve_url = re.search(r"^Resolve:\s+(\S+)$", first.text, re.M).group(1)
+            assert confirm_link(client, ack_url).status_code == 200
+            acked_at = time.monotonic()
+            assert Incident.objects.get(pk=incident_id).status == "acknowledged"
+
+            # Carol's step was due 9 s after the trigger: give the beat time to (wrongly) fire it.
+            time.sleep(max(0.0, triggered_at + 3 * UNIT_SECONDS + 3 - time.monotonic()))
+            assert [m.to for m in smtp.mails] == ["alice@example.com", "bob@example.com"]
+
+            assert confirm_link(client, resolve_url).status_code == 200
+            recovery = smtp.wait_for(4, timeout=30)[2:]
+        assert sorted(m.to for m in recovery) == ["alice@example.com", "bob@example.com"]
+        assert all(m.subject.startswith("[Vigil] RESOLVED") for m in recovery)
+        assert not Notification.objects.filter(user=people["carol"]).exists()
+        ticks = worker_log.read_text().count("check_inbound_escalation_timeouts")
+        print(f"\nreal worker: trigger -> first email {first_delay:.2f} s; second step due at "
+              f"+{UNIT_SECONDS} s arrived at +{second_delay:.2f} s; ack {acked_at - triggered_at:.2f} s "
+              f"after the trigger; {ticks} beat ticks logged by the worker")
+        assert first_delay < 5, "the first page must arrive within seconds"
+        assert second_delay < UNIT_SECONDS + 3, "the next step fires within a tick or two of its delay"
+    finally:
+        stop(beat)
+        stop(worker)
+        connection.close()
