@@ -25,6 +25,11 @@ def _broker_failed() -> None:
     _broker_down_until[0] = time.monotonic() + BROKER_BACKOFF_SECONDS
 
 
+def reset_broker_backoff() -> None:
+    """Publish again at once (tests start every case with a fresh process state)."""
+    _broker_down_until[0] = 0.0
+
+
 def _send(task_path: str, *args) -> None:
     from django.utils.module_loading import import_string
 

@@ -250,7 +250,8 @@ def _advance_locked(incident: Incident, now: datetime) -> int:
         _start(incident)
     fired, created = 0, []
     snapshot = incident.escalation_snapshot
-    limit = len(snapshot["steps"]) * (snapshot["repeat_count"] + 1)
+    # At least one pass: with no step left, _fire_step clears next_escalation_at.
+    limit = max(1, len(snapshot["steps"]) * (snapshot["repeat_count"] + 1))
     while incident.next_escalation_at is not None and incident.next_escalation_at <= now and fired < limit:
         failpoints.hit("before_fire_step")
         created += _fire_step(incident, now)

@@ -6,6 +6,8 @@ Slack text escapes its three control characters, and the subject is flattened to
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -62,6 +64,15 @@ def one_line(text: str, limit: int = 200) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def idempotency_key(notification: Notification) -> str:
+    return hashlib.sha256(f"{settings.SECRET_KEY}:{notification.dedupe_key}".encode()).hexdigest()[:32]
+
+
+def message_id(notification: Notification) -> str:
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "vigil.invalid"
+    return f"<{idempotency_key(notification)}@{domain}>"
+
+
 def build_email(notification: Notification, context: dict) -> EmailMultiAlternatives:
     prefix = TEMPLATE_PREFIX[notification.kind]
     subject = one_line(render_to_string(f"emails/{prefix}_subject.txt", context))
@@ -72,7 +83,14 @@ def build_email(notification: Notification, context: dict) -> EmailMultiAlternat
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.address],
-        headers={"X-Vigil-Incident": str(notification.incident_id), "Auto-Submitted": "auto-generated"},
+        headers={
+            # The same Message-ID on every attempt: if a worker dies after the SMTP server took
+            # the message but before the row was marked sent, the resend is the same message,
+            # which mail clients show once.
+            "Message-ID": message_id(notification),
+            "X-Vigil-Incident": str(notification.incident_id),
+            "Auto-Submitted": "auto-generated",
+        },
     )
     message.attach_alternative(html, "text/html")
     return message

@@ -54,7 +54,8 @@ def _deliver_email(notification: Notification, context: dict) -> None:
 def _deliver_webhook(notification: Notification, context: dict, method: ContactMethod) -> None:
     body = messages.webhook_body(notification, context, slack_format=method.slack_format)
     try:
-        post_json(notification.address, body)
+        # The same key on every attempt of this notification, so a receiver can drop a resend.
+        post_json(notification.address, body, {"Idempotency-Key": messages.idempotency_key(notification)})
     except UnsafeURL as exc:
         raise DeliveryFailed(f"refused to call the webhook: {exc}", permanent=True) from None
     except WebhookError as exc:

@@ -94,7 +94,7 @@ def check_webhook_url(url: str) -> CheckedURL:
     return CheckedURL(url=url, scheme=scheme, host=host, port=port, addresses=tuple(addresses))
 
 
-def _pinned_request(checked: CheckedURL, body: dict) -> httpx.Request:
+def _pinned_request(checked: CheckedURL, body: dict, headers: dict | None = None) -> httpx.Request:
     """A request to the checked address itself; Host header and TLS name stay the original
     host, so virtual hosts and certificate checks still work."""
     address = checked.addresses[0]
@@ -108,19 +108,19 @@ def _pinned_request(checked: CheckedURL, body: dict) -> httpx.Request:
         "POST",
         url,
         json=body,
-        headers={"Host": host_header, "User-Agent": "Vigil-Webhook/1.0"},
+        headers={**(headers or {}), "Host": host_header, "User-Agent": "Vigil-Webhook/1.0"},
         extensions=extensions,
     )
 
 
-async def _post(checked: CheckedURL, body: dict) -> int:
+async def _post(checked: CheckedURL, body: dict, headers: dict | None) -> int:
     async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
-        response = await client.send(_pinned_request(checked, body), stream=True)
+        response = await client.send(_pinned_request(checked, body, headers), stream=True)
         await response.aclose()  # the body is not needed, and may be endless
         return response.status_code
 
 
-def post_json(url: str, body: dict) -> int:
+def post_json(url: str, body: dict, headers: dict | None = None) -> int:
     """POST `body` to a checked, pinned address within one total deadline. Raises UnsafeURL
     or WebhookError; returns the 2xx status code."""
     checked = check_webhook_url(url)
@@ -128,7 +128,7 @@ def post_json(url: str, body: dict) -> int:
     try:
         # A total deadline, not per-read timeouts: a target that trickles bytes must not
         # hold a worker longer than this.
-        status = asyncio.run(asyncio.wait_for(_post(checked, body), timeout=deadline))
+        status = asyncio.run(asyncio.wait_for(_post(checked, body, headers), timeout=deadline))
     except TimeoutError:
         raise WebhookError(f"no answer within {deadline:g} s") from None
     except httpx.HTTPError as exc:

@@ -75,6 +75,11 @@ def _check(request, group: str, value: str, rate: str) -> Verdict:
     return Verdict(False)
 
 
+def reset_backoff() -> None:
+    """Use the cache again at once (tests start every case with a fresh process state)."""
+    _skip_until[0] = 0.0
+
+
 def _warn_fail_open() -> None:
     now = time.monotonic()
     if now - _last_warning[0] >= WARN_EVERY_SECONDS:

@@ -26,6 +26,20 @@ def fresh_suppression_rule_cache():
     rule_cache.invalidate()
 
 
+@pytest.fixture(autouse=True)
+def fresh_redis_backoffs():
+    """After a Redis failure the rate limiter and the broker publish skip Redis for a few
+    seconds, per process. A test that broke Redis on purpose must not hand that to the next."""
+    from escalation import dispatch
+    from integrations import ratelimit
+
+    dispatch.reset_broker_backoff()
+    ratelimit.reset_backoff()
+    yield
+    dispatch.reset_broker_backoff()
+    ratelimit.reset_backoff()
+
+
 @pytest.fixture
 def team(db):
     return make_team("SRE")

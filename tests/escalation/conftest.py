@@ -35,6 +35,7 @@ class Mail:
     text: str
     html: str
     received_at: float
+    message_id: str = ""
 
 
 class Inbox:
@@ -55,7 +56,7 @@ class Inbox:
                     to=rcpt, subject=str(message["subject"]),
                     text=text.get_content().replace("\r\n", "\n") if text else "",
                     html=html.get_content().replace("\r\n", "\n") if html else "",
-                    received_at=time.monotonic(),
+                    received_at=time.monotonic(), message_id=str(message["message-id"]),
                 ))
         return "250 Message accepted for delivery"
 

@@ -97,3 +97,33 @@ def test_t24_retries_are_capped_at_a_minute():
     from escalation.notify import retry_delay
 
     assert [retry_delay(n) for n in (1, 2, 3, 4, 10)] == [10, 20, 40, 60, 60]
+
+
+def test_t25_the_watchdog_answers_within_a_second_over_ten_thousand_open_incidents(client, t21_key):
+    import time
+
+    later = timezone.now() + timezone.timedelta(hours=1)
+    Incident.objects.bulk_create(
+        Incident(integration_key=t21_key, summary=f"open {i}", dedup_key=f"open-{i}", next_escalation_at=later)
+        for i in range(10_000)
+    )
+    run_escalation_tick()
+    began = time.monotonic()
+    response = client.get("/health/escalation")
+    took = time.monotonic() - began
+    print(f"\nT25 /health/escalation over 10k open incidents: {took * 1000:.0f} ms")
+    assert response.status_code == 200 and took < 1.0
+
+
+def test_an_incident_whose_steps_are_all_spent_is_not_claimed_again(t21_key):
+    from tests.factories import make_incident
+
+    incident = make_incident(t21_key)
+    Incident.objects.filter(pk=incident.pk).update(
+        escalation_snapshot={"policy_id": None, "policy_name": "", "repeat_count": 0,
+                             "repeat_delay_seconds": 0, "steps": []},
+    )
+    assert run_escalation_tick().incidents == 1
+    incident.refresh_from_db()
+    assert incident.next_escalation_at is None
+    assert run_escalation_tick().incidents == 0

@@ -46,11 +46,16 @@ def test_payload_html_is_escaped_in_the_html_part_and_the_subject_is_one_line(sm
 
 
 def test_a_sent_page_is_on_the_incident_timeline(smtp, committed, t21_key):
+    from escalation import messages
+
     incident = committed(make_incident, t21_key)
     entry = TimelineEntry.objects.get(incident=incident, kind="notification")
     assert entry.message == "Emailed alice (alice@example.com): page, step 1"
     page = Notification.objects.get(incident=incident)
     assert page.status == "sent" and page.attempts == 1 and page.sent_at is not None
+    # Stable across attempts, so a resend after a crash is the same message to mail clients.
+    assert smtp.mails[0].message_id == messages.message_id(page) == messages.message_id(
+        Notification.objects.get(pk=page.pk))
 
 
 def test_notification_rules_fire_each_contact_method_at_its_delay(smtp, clock, tick, committed, t21_key, people):

@@ -109,6 +109,8 @@ def browser_page(chromium, live_server):
     page.on("console", lambda message: wrapped.csp_violations.append(message.text)
             if "Content Security Policy" in message.text else None)
     yield wrapped
+    # Stop the list's polling before the test database goes away.
+    page.goto("about:blank")
     context.close()
 
 
@@ -120,4 +122,5 @@ def phone_page(chromium, live_server):
     wrapped = BrowserPage(page, live_server.url)
     page.on("dialog", lambda dialog: (wrapped.dialogs.append(dialog.message), dialog.dismiss()))
     yield wrapped
+    page.goto("about:blank")
     context.close()

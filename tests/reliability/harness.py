@@ -7,6 +7,7 @@ bounded: a helper that cannot reach its goal in time raises instead of hanging t
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ LOOPBACK = "127.0.0.1"
 # Environment variables of the test process that must not leak into a child Django:
 # PYTEST_VERSION switches settings into test mode.
 TEST_ONLY_ENV = ("PYTEST_VERSION", "PYTEST_CURRENT_TEST", "PYTEST_XDIST_WORKER")
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -41,6 +43,15 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str, inte
             return
         time.sleep(interval)
     raise TimeoutError(f"gave up after {timeout:.0f} s waiting for {what}")
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: if the test process dies without its teardown (a hard
+    kill), the kernel sends this child SIGTERM instead of leaving it running."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: teardown still stops the child
+        pass
 
 
 def _stop_process(proc: subprocess.Popen | None, *, grace: float = 10.0) -> None:
@@ -90,7 +101,7 @@ class RedisServer:
                 "--port", str(self.port), "--bind", LOOPBACK,
                 "--save", "", "--appendonly", "no", "--dir", str(self.workdir),
             ],
-            stdout=log, stderr=subprocess.STDOUT,
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
         )
         log.close()
         wait_until(self.ping, timeout=10, what=f"redis-server on port {self.port}")
@@ -256,7 +267,7 @@ class Gunicorn:
                 "-w", str(self.workers), "--threads", str(self.threads),
                 "-b", f"{LOOPBACK}:{self.port}", "--timeout", "30", "--graceful-timeout", "5",
             ],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
         )
         log.close()
 
