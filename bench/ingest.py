@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -153,6 +154,7 @@ def main() -> int:
         if server is not None:
             server.stop()
         redis.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\n{'phase':8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}  non-202")
     for name in ("new", "repeat", "hot"):

@@ -247,6 +247,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status` or `severity`: name each choice set after its owner.
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "incidents.models.Severity",
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "AlertStatusEnum": "incidents.models.Alert.Status",
+        "NotificationStatusEnum": "escalation.models.Notification.Status",
+        "AlertmanagerAlertStatusEnum": ["firing", "resolved"],
+    },
 }
 
 # --- Auth, sessions, security headers ----------------------------------------------
@@ -281,6 +289,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if INBOUND_TRUSTED_PROXIES else None
 CONTENT_SECURITY_POLICY = {

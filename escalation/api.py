@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from escalation.models import ContactMethod, EscalationPolicy, EscalationStep, NotificationRule
 from escalation.webhooks import UnsafeURL, check_webhook_url
-from oncall.api import TeamField
+from oncall.fields import TeamField
 from oncall.models import Schedule, Team
 from oncall.permissions import IsTeamAdminOrReadOnly, require_team_admin, shared_or_visible
 

@@ -12,13 +12,13 @@ from rest_framework import serializers, viewsets
 
 from incidents.models import SuppressionRule
 from incidents.noise.patterns import field_error, rule_errors
-from integrations.api import TeamSlugOrIdField
 from integrations.models import IntegrationKey
+from oncall.fields import TeamField
 from oncall.permissions import require_team_admin
 
 
 class SuppressionRuleSerializer(serializers.ModelSerializer):
-    team = TeamSlugOrIdField(allow_null=True, default=None, help_text="Team slug or id.")
+    team = TeamField(allow_null=True, default=None, help_text="Team slug or id.")
     integration_key = serializers.PrimaryKeyRelatedField(
         queryset=IntegrationKey.objects.all(), allow_null=True, default=None,
         help_text="Integration key id: the rule applies to this key only.",

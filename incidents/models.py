@@ -121,6 +121,23 @@ class Incident(models.Model):
         return self.status != self.Status.RESOLVED
 
 
+class AlertQuerySet(models.QuerySet):
+    def open_for_event(self, *, incident_id: int, key, event, now) -> "Alert":
+        """A new open alert of `event` (a normalised trigger) inside an incident. Raises
+        IntegrityError when an open alert with the same (key, dedup key) exists."""
+        return self.create(
+            incident_id=incident_id,
+            integration_key=key,
+            dedup_key=event.dedup_key,
+            summary=event.summary,
+            severity=event.severity,
+            labels=event.labels,
+            first_seen_at=now,
+            last_seen_at=now,
+            last_trigger_at=now,
+        )
+
+
 class Alert(models.Model):
     """One dedup key of one integration key, inside an incident."""
 
@@ -142,6 +159,8 @@ class Alert(models.Model):
     last_seen_at = models.DateTimeField(default=timezone.now)
     last_trigger_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AlertQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -185,17 +185,7 @@ def _create_incident(key: IntegrationKey, event: NormalizedEvent, now) -> Incide
         # Step 0 is due now. It lives in the database, so a lost task costs one tick.
         next_escalation_at=now,
     )
-    Alert.objects.create(
-        incident=incident,
-        integration_key=key,
-        dedup_key=event.dedup_key,
-        summary=event.summary,
-        severity=event.severity,
-        labels=event.labels,
-        first_seen_at=now,
-        last_seen_at=now,
-        last_trigger_at=now,
-    )
+    Alert.objects.open_for_event(incident_id=incident.pk, key=key, event=event, now=now)
     dispatch.on_commit_advance_escalation(incident.pk)
     return incident
 

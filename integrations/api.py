@@ -6,40 +6,19 @@ members see their teams' keys (another team's key is a 404); team admins write."
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from escalation.models import EscalationPolicy
 from integrations.models import IntegrationKey
-from oncall.models import Team
+from oncall.fields import TeamField
 from oncall.permissions import IsTeamAdminOrReadOnly, require_team_admin, shared_or_visible
 
 
-@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True,
-                      "description": "Team slug (answers) or slug or id (requests)."})
-class TeamSlugOrIdField(serializers.Field):
-    """A team given by slug or id, among the teams the requesting user belongs to."""
-
-    default_error_messages = {"unknown": "No team with this slug or id among your teams."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, (int, str)) or str(data).strip() == "":
-            self.fail("unknown")
-        value = str(data).strip()
-        lookup = {"pk": int(value)} if value.isdigit() else {"slug": value}
-        team = Team.objects.for_user(self.context["request"].user).filter(**lookup).first()
-        if team is None:
-            self.fail("unknown")
-        return team
-
-    def to_representation(self, value):
-        return value.slug
-
-
 class IntegrationKeySerializer(serializers.ModelSerializer):
-    team = TeamSlugOrIdField(required=False, allow_null=True, help_text="Team slug or id.")
+    team = TeamField(required=False, allow_null=True, help_text="Team slug or id.")
     escalation_policy = serializers.PrimaryKeyRelatedField(queryset=EscalationPolicy.objects.all())
     created_by = serializers.StringRelatedField()
     is_active = serializers.BooleanField(read_only=True)

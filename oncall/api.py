@@ -14,13 +14,14 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from oncall.calendar import feed_url
+from oncall.fields import TeamField
 from oncall.models import (
     CalendarFeedToken,
     Rotation,
@@ -33,27 +34,6 @@ from oncall.models import (
 )
 from oncall.permissions import IsTeamAdminOrReadOnly, require_team_admin, visible_to_members
 from oncall.schedule import load_schedule, on_call_user_ids, rotation_spec, shift_index, shift_start
-
-
-@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}], "nullable": True,
-                      "description": "Team slug (answers) or slug or id (requests)."})
-class TeamField(serializers.Field):
-    """A team given by slug or id, among the teams the requesting user belongs to."""
-
-    default_error_messages = {"unknown": "No team with this slug or id among your teams."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | str) or str(data).strip() == "":
-            self.fail("unknown")
-        value = str(data).strip()
-        lookup = {"pk": int(value)} if value.isdigit() else {"slug": value}
-        team = Team.objects.for_user(self.context["request"].user).filter(**lookup).first()
-        if team is None:
-            self.fail("unknown")
-        return team
-
-    def to_representation(self, value):
-        return value.slug
 
 
 def person(user) -> dict:

@@ -92,17 +92,7 @@ def join_open_group(key: IntegrationKey, event: NormalizedEvent, now: datetime) 
     if incident is None:
         event.group_key = bucket
         return None
-    Alert.objects.create(
-        incident_id=incident.pk,
-        integration_key=key,
-        dedup_key=event.dedup_key,
-        summary=event.summary,
-        severity=event.severity,
-        labels=event.labels,
-        first_seen_at=now,
-        last_seen_at=now,
-        last_trigger_at=now,
-    )
+    Alert.objects.open_for_event(incident_id=incident.pk, key=key, event=event, now=now)
     Incident.objects.filter(pk=incident.pk).update(
         alert_count=F("alert_count") + 1, last_seen_at=now, latest=event.to_log()
     )
