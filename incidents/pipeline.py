@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from escalation import dispatch
@@ -147,8 +148,6 @@ def _trigger(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
 def _repeat_trigger(alert: Alert, event: NormalizedEvent, now) -> Outcome:
     """Same dedup key, alert still open: count it and keep the latest payload beside the
     first summary. The incident's status and escalation are left as they are."""
-    from django.db.models import F
-
     Alert.objects.filter(pk=alert.pk).update(
         count=F("count") + 1, last_seen_at=now, last_trigger_at=now
     )

@@ -6,7 +6,6 @@ from rest_framework.test import APIClient
 
 from tests.factories import make_key, make_team
 
-SHARED_PAYLOADS = Path(__file__).resolve().parents[2] / "shared" / "payloads"
 LOCAL_PAYLOADS = Path(__file__).resolve().parent / "integrations" / "payloads"
 
 
@@ -63,3 +62,19 @@ def raw_key(key_and_raw):
 @pytest.fixture
 def api():
     return APIClient()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """At the end of the run, close the sessions that threads, live servers and child
+    processes left on the test database, so pytest-django can drop it cleanly."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )

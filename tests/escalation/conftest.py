@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.utils import timezone
 
 from escalation.engine import run_escalation_tick
 from escalation.models import ContactMethod, EscalationPolicy, EscalationStep
+from incidents.models import Incident
 from oncall.models import Rotation, RotationParticipant, Schedule
 from tests.factories import make_key, make_team, make_user
 
@@ -193,6 +195,19 @@ def add_step(policy: EscalationPolicy, delay_minutes: int, *, users=(), schedule
     step.schedules.set(schedules)
     step.teams.set(teams)
     return step
+
+
+def due_incidents(key, count: int, label: str = "race") -> list[Incident]:
+    """Incidents whose first step is due now and that nobody has advanced yet (as after a
+    broker outage): rows written directly, as the pipeline writes them, no task enqueued."""
+    now = timezone.now()
+    return [
+        Incident.objects.create(
+            integration_key=key, team=key.team, summary=f"{label} {i}", dedup_key=f"{label}-{i}",
+            escalation_policy=key.escalation_policy, next_escalation_at=now,
+        )
+        for i in range(count)
+    ]
 
 
 def always_on_call(user, team=None, name="Primary") -> Schedule:

@@ -9,78 +9,23 @@ resolving sends the recovery note. Prints the measured trigger -> first email de
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
-from django.conf import settings
 from django.db import connection
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from escalation.models import EscalationPolicy, Notification
 from incidents.models import Incident
 from tests.escalation.conftest import add_step, responder
+from tests.escalation.workers import child_env, start_beat, start_worker, stop, wait_for_log
 from tests.factories import make_key, make_team
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
-REPO = Path(__file__).resolve().parents[2]
-CELERY = str(Path(sys.executable).parent / "celery")
 UNIT_SECONDS = 3  # one policy "minute"
-
-
-def child_env(smtp_port: int, site_url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    db = connection.settings_dict
-    env.update(
-        DATABASE_URL=f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:"
-                     f"{db['PORT'] or 5432}/{db['NAME']}",
-        REDIS_URL=settings.REDIS_URL,
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        SECRET_KEY=settings.SECRET_KEY,
-        DJANGO_SETTINGS_MODULE="config.settings",
-        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=str(smtp_port),
-        ESCALATION_DELAY_UNIT_SECONDS=str(UNIT_SECONDS),
-        ESCALATION_TICK_SECONDS="1",
-        SITE_URL=site_url,
-        LOG_LEVEL="INFO",
-    )
-    return env
-
-
-def start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [CELERY, "-A", "config", *args], cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
-def wait_for_log(log: Path, needle: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if needle in log.read_text(errors="replace"):
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{needle!r} not in {log.name} after {timeout} s:\n{log.read_text()[-3000:]}")
 
 
 def confirm_link(client: httpx.Client, url: str) -> httpx.Response:
@@ -107,12 +52,10 @@ def test_real_worker_and_beat_page_in_order_stop_on_the_emailed_ack_and_send_rec
     )
     PeriodicTask.objects.exclude(task="check_inbound_escalation_timeouts").update(enabled=False)
 
-    env = child_env(smtp.port, live_server.url)
+    env = child_env(smtp.port, site_url=live_server.url, unit_seconds=UNIT_SECONDS)
     worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
-    worker = start(["worker", "-c", "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
-                    "--without-heartbeat", "-n", f"vigil-test-{os.getpid()}@%h"], env, worker_log)
-    beat = start(["beat", "--loglevel", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-                  "--schedule", str(tmp_path / "beat-schedule")], env, beat_log)
+    worker = start_worker(env, worker_log)
+    beat = start_beat(env, beat_log, tmp_path / "beat-schedule")
     try:
         wait_for_log(worker_log, "ready.", timeout=90)
         wait_for_log(worker_log, "check_inbound_escalation_timeouts", timeout=60)  # beat -> worker works

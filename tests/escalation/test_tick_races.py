@@ -11,30 +11,17 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
 from escalation import failpoints
 from escalation.engine import run_escalation_tick
 from escalation.models import Notification
 from incidents import actions
-from incidents.models import Incident, TimelineEntry
+from incidents.models import TimelineEntry
+from tests.escalation.conftest import due_incidents
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def due_incidents(key, count: int) -> list[Incident]:
-    """Incidents whose first step is due now and that nobody has advanced yet (as after a
-    broker outage): rows written directly, as the pipeline writes them."""
-    now = timezone.now()
-    return [
-        Incident.objects.create(
-            integration_key=key, team=key.team, summary=f"race {i}", dedup_key=f"race-{i}",
-            escalation_policy=key.escalation_policy, next_escalation_at=now,
-        )
-        for i in range(count)
-    ]
 
 
 def in_thread(fn, results: list, errors: list):

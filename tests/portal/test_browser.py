@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from incidents.models import Incident, SuppressionRule
+from incidents.models import Incident, MaintenanceWindow, SuppressionRule
 from oncall.models import Rotation, RotationParticipant, Schedule, TeamMembership
 from tests.factories import make_incident, make_key, make_policy, make_user
 
@@ -148,7 +148,7 @@ def test_a_375_px_phone_gets_the_whole_portal_without_sideways_scrolling(phone_p
                              details={"p99": "2.4s", "region": "eu-west-1"})
     phone_page.sign_in("rita")
     page = phone_page.page
-    for path in ("/", f"/incidents/{incident.pk}/", "/oncall/", "/dashboard/", "/integrations/"):
+    for path in ("/", f"/incidents/{incident.pk}/", "/oncall/", "/dashboard/", "/integrations/", "/maintenance/"):
         phone_page.go(path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, f"{path} is {width}px wide"
@@ -216,3 +216,42 @@ def test_oncall_and_dashboard_pages_render_for_screenshots(browser_page, team, r
     expect(page.locator("#per-day-chart rect.bar").first).to_be_visible()
     browser_page.screenshot("dashboard")
     assert browser_page.dialogs == [] and browser_page.errors == []
+
+
+def test_team_admin_holds_pages_for_maintenance_and_ends_it_early(browser_page, team, team_admin):
+    key, raw_key = named_key(team)
+    now = timezone.now()
+    MaintenanceWindow.objects.create(team=team, start=now + timedelta(days=1), end=now + timedelta(days=1, hours=3),
+                                     reason="Switch firmware in rack B4", created_by=team_admin)
+    MaintenanceWindow.objects.create(integration_key=key, start=now - timedelta(days=2, hours=2),
+                                     end=now - timedelta(days=2), reason="Prometheus 3 migration",
+                                     created_by=team_admin)
+    browser_page.sign_in("ada")
+    page = browser_page.page
+    page.click("nav.mainnav >> text=Maintenance")
+    expect(page.locator("h1")).to_have_text("Maintenance")
+    page.select_option("#id_scope", label="SRE")
+    page.select_option("#id_duration", label="2 hours")
+    page.fill("#id_reason", "Database upgrade to PostgreSQL 17")
+    page.click("#create-window-button")
+    expect(page.locator(".messages")).to_contain_text("Maintenance scheduled for Team SRE: pages are held now")
+    window = MaintenanceWindow.objects.get(reason="Database upgrade to PostgreSQL 17")
+
+    answer = send_trigger(browser_page.base_url, raw_key, "db-replica-lag", summary="Replica lag above 30 s on db02")
+    browser_page.go("/")
+    banner = page.locator("#maintenance-banner")
+    expect(banner).to_contain_text("Maintenance in progress: Database upgrade to PostgreSQL 17 until")
+    expect(banner).to_contain_text("pages are held")
+    browser_page.go(f"/incidents/{answer['incident_id']}/")
+    expect(page.locator("#maintenance-hold")).to_contain_text("Paging held by maintenance: Database upgrade")
+
+    browser_page.go("/maintenance/")
+    expect(page.locator(f'[data-window-id="{window.pk}"] .held-count')).to_have_text("1 incident held")
+    browser_page.screenshot("maintenance")
+    page.click(f"#end-window-{window.pk}")
+    expect(page.locator(".messages")).to_contain_text("Maintenance ended: 1 held incident released")
+    incident = Incident.objects.get(pk=answer["incident_id"])
+    assert incident.escalation_held_reason == "" and incident.next_escalation_at is not None
+    browser_page.go("/")
+    expect(page.locator("#maintenance-banner")).to_have_count(0)
+    assert browser_page.dialogs == [] and browser_page.errors == [] and browser_page.csp_violations == []

@@ -104,12 +104,13 @@ def test_live_refresh_answers_only_the_results_fragment(web, key):
 def test_list_page_queries_are_bounded_with_many_incidents(web, key, django_assert_max_num_queries):
     for n in range(60):
         make_incident(key, dedup_key=f"many-{n}")
-    # session, user, per-status counts, page count, the page's rows, team and key options
-    with django_assert_max_num_queries(7):
+    # session, user, maintenance banner, per-status counts, page count, the page's rows,
+    # team and key options
+    with django_assert_max_num_queries(8):
         response = web.get("/?q=many&status=open&severity=critical")
     assert response.status_code == 200
     assert len(listed_ids(response)) == 25
     # The live refresh needs no filter options.
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         web.get("/?q=many&status=open", HTTP_HX_REQUEST="true")
     assert Incident.objects.count() == 60
