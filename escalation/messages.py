@@ -14,7 +14,8 @@ from django.template.loader import render_to_string
 
 from escalation import links
 from escalation.models import Notification
-from incidents.models import Incident
+from incidents.models import Incident, TimelineEntry
+from oncall.models import Schedule
 
 TEMPLATE_PREFIX = {
     Notification.Kind.PAGE: "page",
@@ -32,6 +33,34 @@ def incident_url(incident: Incident) -> str:
     return f"{settings.SITE_URL}/incidents/{incident.pk}/"
 
 
+def is_reassignment(notification: Notification) -> bool:
+    """A page outside the policy: a person reassigned the incident (step index -1)."""
+    return notification.kind == Notification.Kind.PAGE and notification.step_index < 0
+
+
+def reassignment_of(notification: Notification) -> dict:
+    """Who handed the incident to the recipient and, when it went to a schedule, which one:
+    read from the 'reassigned' timeline entry that lists this page (one query, two for a
+    schedule). Empty strings when the entry is gone."""
+    entry = (
+        TimelineEntry.objects.filter(
+            incident_id=notification.incident_id, kind=TimelineEntry.Kind.REASSIGNED,
+            data__notification_ids__contains=[notification.pk],
+        )
+        .select_related("actor")
+        .first()
+    )
+    found = {"by": "", "schedule": ""}
+    if entry is None:
+        return found
+    if entry.actor is not None:
+        found["by"] = entry.actor.get_full_name() or entry.actor.get_username()
+    schedule_id = (entry.data or {}).get("schedule_id")
+    if schedule_id:
+        found["schedule"] = Schedule.objects.filter(pk=schedule_id).values_list("name", flat=True).first() or ""
+    return found
+
+
 def context_for(notification: Notification, *, held_count: int = 0) -> dict:
     incident = notification.incident
     user = notification.user
@@ -44,14 +73,18 @@ def context_for(notification: Notification, *, held_count: int = 0) -> dict:
         "labels": sorted((str(k), str(v)) for k, v in labels.items()),
         "incident_url": incident_url(incident),
         "step": notification.step_index + 1,
-        # A page outside the policy (a person reassigned the incident) has step -1.
-        "reassigned": notification.step_index < 0,
+        "reassigned": is_reassignment(notification),
+        "reassigned_by": "",
+        "reassigned_schedule": "",
         "repeat": notification.repeat_index,
         "held_count": held_count,
         "ack_url": "",
         "resolve_url": "",
         "site_url": settings.SITE_URL,
     }
+    if context["reassigned"]:
+        reassignment = reassignment_of(notification)
+        context["reassigned_by"], context["reassigned_schedule"] = reassignment["by"], reassignment["schedule"]
     if user is not None and incident.status != Incident.Status.RESOLVED:
         if incident.status == Incident.Status.TRIGGERED:
             context["ack_url"] = links.make_url(incident, user, "acknowledge")
@@ -108,6 +141,8 @@ def slack_text(notification: Notification, context: dict) -> str:
         Notification.Kind.SUMMARY: f"[FLAPPING] Incident #{incident.pk}",
     }[notification.kind]
     lines = [f"{head}: {slack_escape(one_line(incident.summary, 500))}"]
+    if context["reassigned"]:
+        lines.append(slack_escape(reassigned_line(notification, context)))
     if notification.kind == Notification.Kind.SUMMARY:
         lines.append(f"{context['held_count']} page(s) held while flapping; now {incident.status}")
     if context["labels"]:
@@ -119,6 +154,18 @@ def slack_text(notification: Notification, context: dict) -> str:
         actions.append(f"<{context['resolve_url']}|Resolve>")
     lines.append(" · ".join(actions))
     return "\n".join(lines)
+
+
+def reassigned_line(notification: Notification, context: dict) -> str:
+    """'Reassigned to colin by Rita Responder (on call for Primary)': the plain-text line of
+    a reassignment page (the webhook and Slack bodies; the emails say it in their templates)."""
+    who = notification.user.get_username() if notification.user else "you"
+    line = f"Reassigned to {who}"
+    if context["reassigned_by"]:
+        line += f" by {context['reassigned_by']}"
+    if context["reassigned_schedule"]:
+        line += f" (on call for {context['reassigned_schedule']})"
+    return line
 
 
 def webhook_body(notification: Notification, context: dict, *, slack_format: bool) -> dict:
@@ -140,6 +187,12 @@ def webhook_body(notification: Notification, context: dict, *, slack_format: boo
         },
         "recipient": notification.user.get_username() if notification.user else None,
         "step": context["step"] if notification.kind == Notification.Kind.PAGE and not context["reassigned"] else None,
+        # A reassignment page says so, and who did it; null for a policy step.
+        "reassigned": {
+            "message": reassigned_line(notification, context),
+            "by": context["reassigned_by"] or None,
+            "schedule": context["reassigned_schedule"] or None,
+        } if context["reassigned"] else None,
         "held_count": context["held_count"] if notification.kind == Notification.Kind.SUMMARY else None,
         "links": {
             "incident": context["incident_url"],

@@ -156,6 +156,7 @@ def send_notification(notification_id: int) -> str:
             _record(notification, TimelineEntry.Kind.NOTIFICATION, _describe(notification))
             _recover_late_page(notification)
         failpoints.hit("after_send_before_commit")
+    failpoints.hit("after_send_commit")
     if retry_in is not None:
         dispatch.send_notification_later(notification_id, retry_in)
     return notification.status

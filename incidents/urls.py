@@ -3,7 +3,7 @@ door (the Spike door is `/<key>/push-events`)."""
 
 from django.urls import path
 
-from incidents import portal_dashboard, views
+from incidents import portal_dashboard, portal_maintenance, views
 from integrations import portal as integrations_portal
 from oncall import portal as oncall_portal
 
@@ -17,6 +17,10 @@ urlpatterns = [
     path("incidents/<int:pk>/escalate/", views.escalate, name="incident-escalate"),
     path("incidents/<int:pk>/reassign/", views.reassign, name="incident-reassign"),
     path("dashboard/", portal_dashboard.dashboard, name="dashboard"),
+    path("maintenance/", portal_maintenance.maintenance_page, name="maintenance"),
+    path("maintenance/new/", portal_maintenance.create_window, name="maintenance-create"),
+    path("maintenance/<int:pk>/end/", portal_maintenance.end_window, name="maintenance-end"),
+    path("maintenance/<int:pk>/cancel/", portal_maintenance.cancel_window, name="maintenance-cancel"),
     path("oncall/", oncall_portal.oncall_page, name="oncall"),
     path("oncall/calendar-link/", oncall_portal.calendar_link, name="oncall-calendar-link"),
     path("integrations/", integrations_portal.key_list, name="integrations"),

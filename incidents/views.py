@@ -38,6 +38,7 @@ from incidents.portal_filters import (
     open_first,
     status_counts,
 )
+from incidents.portal_maintenance import maintenance_banner, maintenance_hold
 from incidents.portal_reassign import reassign_targets, resolve_target
 from incidents.timeline import build_timeline
 from integrations.models import IntegrationKey
@@ -93,6 +94,7 @@ def incident_list(request):
         "page": page,
         "incidents": page.object_list,
         "refresh_seconds": REFRESH_SECONDS,
+        "maintenance_banner": maintenance_banner(request.user),
         "refresh_url": "?" + filters.querystring(page=page.number if page.number > 1 else ""),
         "prev_url": "?" + filters.querystring(page=page.previous_page_number()) if page.has_previous() else "",
         "next_url": "?" + filters.querystring(page=page.next_page_number()) if page.has_next() else "",
@@ -146,6 +148,7 @@ def _detail_context(request, incident: Incident) -> dict:
         "incident": incident,
         "alerts": alerts,
         "firing": still_firing(alerts, timezone.now()),
+        "maintenance_hold": maintenance_hold(incident),
         "timeline": build_timeline(incident),
         "labels": labels_of(incident.labels),
         "details_json": pretty_json(incident.details),

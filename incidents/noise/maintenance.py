@@ -1,6 +1,7 @@
 """Maintenance windows: during a window (scope: one key, a team, or everything), triggers
 are stored and incidents open as usual, but nobody is paged. When the window ends, a
-periodic task starts the escalation of every incident it held that is still open."""
+periodic task starts the escalation of every incident it held that is still open; a window
+ended early from the portal (`end_window_now`) releases its incidents at once."""
 
 from __future__ import annotations
 
@@ -40,6 +41,19 @@ def window_covers(window: MaintenanceWindow, key_id: int | None, team_id: int | 
     return True
 
 
+def incidents_under(window: MaintenanceWindow) -> Q:
+    """Incidents whose key or team this window covers: `window_covers` as an incident filter."""
+    if window.integration_key_id is not None:
+        return Q(integration_key_id=window.integration_key_id)
+    if window.team_id is not None:
+        return Q(team_id=window.team_id)
+    return Q()
+
+
+def held_by_maintenance(incident: Incident) -> bool:
+    return incident.is_open and incident.escalation_held_reason.startswith(HOLD_PREFIX)
+
+
 def hold_if_in_window(key: IntegrationKey, incident: Incident, now: datetime) -> str:
     """For a just-created incident (caller's transaction): hold its escalation when a window
     covers the key. Returns the reason for the event log ("" when no window applies)."""
@@ -61,9 +75,10 @@ def hold_if_in_window(key: IntegrationKey, incident: Incident, now: datetime) ->
     return f"maintenance window #{window.pk} until {until}: nobody paged ({window.reason[:200]})"
 
 
-def release_maintenance_holds(now: datetime | None = None) -> int:
+def release_maintenance_holds(now: datetime | None = None, *, only: Q | None = None, ended_by=None) -> int:
     """Start escalating the still-open incidents whose maintenance window has ended (and
-    is not continued by another window covering them). Returns how many were released."""
+    is not continued by another window covering them). `only` narrows the sweep to one
+    window's incidents. Returns how many were released."""
     now = now or timezone.now()
     released = 0
     with transaction.atomic():
@@ -72,25 +87,45 @@ def release_maintenance_holds(now: datetime | None = None) -> int:
             Incident.objects.open()
             .select_for_update(skip_locked=True)
             .filter(escalation_held_reason__startswith=HOLD_PREFIX)
+            .filter(only if only is not None else Q())
             .order_by("id")
         )
         for incident in held:
             if any(window_covers(w, incident.integration_key_id, incident.team_id) for w in windows):
                 continue
-            _release(incident, now)
+            _release(incident, now, ended_by)
             released += 1
     return released
 
 
-def _release(incident: Incident, now: datetime) -> None:
+def end_window_now(window_id: int, *, by=None, now: datetime | None = None) -> int | None:
+    """End an active window early (its end becomes now) and start escalating, at once, the
+    incidents it held that no other window still covers. None when the window is not
+    active (already ended, or not started yet). Returns how many incidents were released.
+
+    A trigger committed in the same instant may still see the window and be held after this
+    sweep ran: the periodic release task picks it up within a minute."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        window = active_windows(now).select_for_update().filter(pk=window_id).first()
+        if window is None:
+            return None
+        window.end = now
+        window.save(update_fields=["end"])
+        return release_maintenance_holds(now, only=incidents_under(window), ended_by=by)
+
+
+def _release(incident: Incident, now: datetime, ended_by=None) -> None:
     incident.escalation_held_reason = ""
+    # Ended early by a person: the timeline shows who (the entry's actor).
+    ended = "Maintenance window ended" if ended_by is None else "Maintenance window ended early"
     if incident.status == Incident.Status.TRIGGERED:
         incident.next_escalation_at = now
-        message = "Maintenance window ended: escalation starts now."
+        message = f"{ended}: escalation starts now."
         dispatch.on_commit_advance_escalation(incident.pk)
     else:
-        message = "Maintenance window ended; the incident is already acknowledged, so nobody is paged."
+        message = f"{ended}; the incident is already acknowledged, so nobody is paged."
     incident.save(update_fields=["escalation_held_reason", "next_escalation_at"])
     TimelineEntry.objects.create(
-        incident=incident, kind=TimelineEntry.Kind.MAINTENANCE, message=message, created_at=now
+        incident=incident, kind=TimelineEntry.Kind.MAINTENANCE, message=message, actor=ended_by, created_at=now
     )

@@ -24,7 +24,7 @@ from tests.escalation.conftest import add_step, due_incidents, responder
 from tests.escalation.workers import child_env, start_beat, start_worker, stop, wait_for_log
 from tests.factories import make_key, make_team
 
-pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 INCIDENTS = 80  # per batch: enough that a tick takes long enough for the other to meet it
 LOCK_WARNING = "another escalation tick holds the lock"
