@@ -1,22 +1,37 @@
 """Failpoints: named places in the escalation code where a test can stop the world.
 
 `FAILPOINT=<name>` in a worker's environment makes the process die there (exit 137, as if
-SIGKILLed), so kill-mid-task scenarios are deterministic (RELIABILITY harness). In-process
-tests may install a hook (e.g. wait on a threading.Event) with `installed()`. Both are no-ops
-in normal runs: one dict lookup and one environment read."""
+SIGKILLed), so kill-mid-task scenarios are deterministic (RELIABILITY harness).
+`FAILPOINT_SLEEP=<name>:<seconds>` makes it pause there instead, e.g. to make a tick slower
+than the beat interval, so two ticks surely overlap (T18). In-process tests may install a
+hook (e.g. wait on a threading.Event) with `installed()`. All are no-ops in normal runs: one
+environment read and two dict lookups."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 _hooks: dict[str, Callable[[], None]] = {}
 
 
+def _sleeps(raw: str) -> dict[str, float]:
+    name, _, seconds = raw.partition(":")
+    return {name: float(seconds)} if name and seconds else {}
+
+
+# Read once: a process's environment does not change under it.
+_SLEEPS = _sleeps(os.environ.get("FAILPOINT_SLEEP", ""))
+
+
 def hit(name: str) -> None:
     if os.environ.get("FAILPOINT") == name:
         os._exit(137)
+    pause = _SLEEPS.get(name)
+    if pause:
+        time.sleep(pause)
     hook = _hooks.get(name)
     if hook is not None:
         hook()

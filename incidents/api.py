@@ -1,13 +1,14 @@
 """REST API for people and scripts: incidents, scoped to the user's teams."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from incidents import actions
-from incidents.models import Alert, Event, Incident, TimelineEntry
+from incidents.models import Alert, Incident
+from incidents.timeline import TimelineItem, build_timeline, entry_item
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -18,11 +19,17 @@ class AlertSerializer(serializers.ModelSerializer):
 
 
 class TimelineItemSerializer(serializers.Serializer):
+    """An item of incidents.timeline (the portal's timeline, the same code) in the REST
+    shape: an event's reason joins its message, and the actor is the person's login."""
+
     at = serializers.DateTimeField()
     kind = serializers.CharField()
-    message = serializers.CharField()
-    actor = serializers.CharField(allow_null=True)
+    message = serializers.SerializerMethodField()
+    actor = serializers.CharField(source="actor_username", allow_null=True)
     outcome = serializers.CharField(allow_null=True)
+
+    def get_message(self, item: TimelineItem) -> str:
+        return f"{item.message} ({item.reason})" if item.reason else item.message
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -57,33 +64,11 @@ class IncidentDetailSerializer(IncidentSerializer):
             "escalation_step", "next_escalation_at", "alerts", "timeline",
         ]
 
+    @extend_schema_field(TimelineItemSerializer(many=True))
     def get_timeline(self, incident) -> list[dict]:
-        return timeline_of(incident)
-
-
-def timeline_of(incident: Incident) -> list[dict]:
-    """Events received and everything people and the engine did, in time order."""
-    items = [
-        {
-            "at": e.received_at,
-            "kind": "event",
-            "message": f"{e.format} {e.action} → {e.outcome}" + (f" ({e.reason})" if e.reason else ""),
-            "actor": None,
-            "outcome": e.outcome,
-        }
-        for e in Event.objects.filter(incident=incident).order_by("id")
-    ]
-    items += [
-        {
-            "at": t.created_at,
-            "kind": t.kind,
-            "message": t.message,
-            "actor": t.actor.get_username() if t.actor else None,
-            "outcome": None,
-        }
-        for t in TimelineEntry.objects.filter(incident=incident).select_related("actor")
-    ]
-    return sorted(items, key=lambda item: item["at"])
+        """Events received and everything people and the engine did, in time order: the
+        newest incidents.timeline.DEFAULT_LIMIT of each, as on the portal."""
+        return TimelineItemSerializer(build_timeline(incident).items, many=True).data
 
 
 class NoteSerializer(serializers.Serializer):
@@ -173,8 +158,4 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         serializer = NoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         entry = actions.add_note(incident.pk, by=request.user, text=serializer.validated_data["text"])
-        return Response(
-            {"at": entry.created_at, "kind": entry.kind, "message": entry.message,
-             "actor": request.user.get_username(), "outcome": None},
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(TimelineItemSerializer(entry_item(entry)).data, status=status.HTTP_201_CREATED)

@@ -1,4 +1,5 @@
-"""One incident's story in time order, as the portal shows it.
+"""One incident's story in time order, as the portal and the REST API show it (the REST
+detail serializes these same items: incidents/api.py TimelineItemSerializer).
 
 Two sources are merged: events as received (with the pipeline's outcome and reason) and
 timeline entries (people's actions, escalation steps, notifications sent or failed as the
@@ -23,7 +24,8 @@ class TimelineItem:
     kind: str
     label: str
     message: str
-    actor: str | None = None
+    actor: str | None = None  # the person's display name (the portal)
+    actor_username: str | None = None  # their login (the REST API: stable for scripts)
     outcome: str | None = None
     reason: str = ""
     dedup_key: str = ""
@@ -57,6 +59,19 @@ def _actor_name(user) -> str | None:
     return user.get_full_name() or user.get_username()
 
 
+def entry_item(entry: TimelineEntry) -> TimelineItem:
+    """One timeline entry as an item (also the REST answer to adding a note)."""
+    return TimelineItem(
+        at=entry.created_at,
+        kind=entry.kind,
+        label=entry.get_kind_display(),
+        message=entry.message,
+        actor=_actor_name(entry.actor),
+        actor_username=entry.actor.get_username() if entry.actor else None,
+        sort_key=(entry.created_at, 1, entry.id),
+    )
+
+
 def build_timeline(incident: Incident, *, limit: int | None = None) -> Timeline:
     limit = limit or DEFAULT_LIMIT
     # The raw body can be large; the timeline needs none of it.
@@ -82,17 +97,7 @@ def build_timeline(incident: Incident, *, limit: int | None = None) -> Timeline:
         )
         for e in events
     ]
-    items += [
-        TimelineItem(
-            at=t.created_at,
-            kind=t.kind,
-            label=t.get_kind_display(),
-            message=t.message,
-            actor=_actor_name(t.actor),
-            sort_key=(t.created_at, 1, t.id),
-        )
-        for t in entries
-    ]
+    items += [entry_item(t) for t in entries]
     items.sort(key=lambda item: item.sort_key)
     hidden_events = Event.objects.filter(incident=incident).count() - len(events) if more_events else 0
     hidden_entries = (

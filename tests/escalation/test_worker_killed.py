@@ -93,7 +93,7 @@ def test_a_worker_killed_mid_escalation_loses_no_step_and_the_responder_sees_one
 
     to_alice = [m for m in smtp.mails if m.to == "alice@example.com"]
     to_bob = [m for m in smtp.mails if m.to == "bob@example.com"]
-    print(f"\nT17 {failpoint}: died {died_after:.1f} s after the trigger; before the restart "
+    print(f"\nT17 {failpoint}: death seen {died_after:.1f} s after the trigger; before the restart "
           f"mails {before_restart['mails']} rows {before_restart['pages']}; steps resumed "
           f"{resumed_after:.1f} s after the trigger; SMTP deliveries alice {len(to_alice)}, bob {len(to_bob)}; "
           f"distinct Message-IDs alice {len({m.message_id for m in to_alice})}")
