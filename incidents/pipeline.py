@@ -27,6 +27,10 @@ logger = logging.getLogger("vigil.pipeline")
 SUMMARY_MAX = 1024
 DEDUP_KEY_MAX = 255
 DEDUP_KEY_KEEP = 190
+# A trigger loses the insert race only to another request's committed open alert, and finds
+# no open alert on the re-read only if a resolve closed it in between: each retry means
+# others made progress. Three attempts ran out under triggers racing resolves (T03).
+DEDUP_RACE_ATTEMPTS = 10
 
 
 @dataclass
@@ -124,7 +128,7 @@ def _open_alert(key: IntegrationKey, dedup_key: str) -> Alert | None:
 
 def _trigger(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
     now = timezone.now()
-    for _attempt in range(3):
+    for _attempt in range(DEDUP_RACE_ATTEMPTS):
         alert = _open_alert(key, event.dedup_key) if event.dedupable else None
         if alert is not None:
             return _repeat_trigger(alert, event, now)
@@ -142,7 +146,7 @@ def _trigger(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
             continue
         held = maintenance.hold_if_in_window(key, incident, now)
         return Outcome(Event.Outcome.CREATED, event.dedup_key, incident.pk, reason=held)
-    raise RuntimeError("could not settle a dedup race in 3 attempts")
+    raise RuntimeError(f"could not settle a dedup race in {DEDUP_RACE_ATTEMPTS} attempts")
 
 
 def _repeat_trigger(alert: Alert, event: NormalizedEvent, now) -> Outcome:

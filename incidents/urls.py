@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.incident_list, name="incident-list"),
     path("incidents/", views.incident_list),
     path("incidents/<int:pk>/", views.incident_detail, name="incident-detail"),
+    path("incidents/<int:pk>/live/", views.incident_live, name="incident-live"),
     path("incidents/<int:pk>/acknowledge/", views.acknowledge, name="incident-acknowledge"),
     path("incidents/<int:pk>/resolve/", views.resolve, name="incident-resolve"),
     path("incidents/<int:pk>/notes/", views.add_note, name="incident-note"),

@@ -45,7 +45,7 @@ from integrations.models import IntegrationKey
 from oncall.models import Team
 
 PAGE_SIZE = 25
-# The list refreshes itself this often (htmx polling); a new trigger shows within it.
+# The list and an open incident's page refresh themselves this often (htmx polling).
 REFRESH_SECONDS = 5
 NOTE_MAX = 10_000
 
@@ -66,13 +66,16 @@ def _incident_or_404(user, pk: int) -> Incident:
 
 def _signed_in_or_sign_in_page(view):
     """login_required, except that a live-refresh request of a signed-out browser gets the
-    whole page sent to sign-in (HX-Redirect), instead of a login form swapped into the list."""
+    whole page sent to sign-in (HX-Redirect), instead of a login form swapped into the page.
+    After signing in they come back to the page they were on (htmx names it, same origin
+    only), not to the partial it was polling."""
     protected = login_required(view)
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if request.htmx and not request.user.is_authenticated:
-            return HttpResponseClientRedirect(f"{settings.LOGIN_URL}?{urlencode({'next': request.path})}")
+            back_to = request.htmx.current_url_abs_path or request.path
+            return HttpResponseClientRedirect(f"{settings.LOGIN_URL}?{urlencode({'next': back_to})}")
         return protected(request, *args, **kwargs)
 
     return wrapper
@@ -130,8 +133,31 @@ def incident_detail(request, pk: int):
     return render(request, "incidents/detail.html", _detail_context(request, incident))
 
 
-def _detail_context(request, incident: Incident) -> dict:
+@_signed_in_or_sign_in_page
+@require_GET
+def incident_live(request, pk: int):
+    """The parts of the detail page that change while a responder watches it (status,
+    who acknowledged or resolved, still firing, alerts, timeline), polled by htmx. The note
+    and action forms are not in it, so a half-typed note or a focused button is never
+    replaced. A resolved incident's answer carries no polling trigger: the page stops asking."""
+    incident = _incident_or_404(request.user, pk)
+    return render(request, "incidents/_detail_live.html", _live_context(incident))
+
+
+def _live_context(incident: Incident) -> dict:
     alerts = list(incident.alerts.select_related("integration_key"))
+    return {
+        "incident": incident,
+        "alerts": alerts,
+        "firing": still_firing(alerts, timezone.now()),
+        "timeline": build_timeline(incident),
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+
+
+def _detail_context(request, incident: Incident) -> dict:
+    live = _live_context(incident)
+    alerts = live["alerts"]
     first_event = (
         Event.objects.filter(incident=incident).order_by("id").only("raw", "format", "received_at").first()
     )
@@ -144,12 +170,9 @@ def _detail_context(request, incident: Incident) -> dict:
         ).count()
     people, schedules = reassign_targets(incident)
     return {
+        **live,
         "section": "incidents",
-        "incident": incident,
-        "alerts": alerts,
-        "firing": still_firing(alerts, timezone.now()),
         "maintenance_hold": maintenance_hold(incident),
-        "timeline": build_timeline(incident),
         "labels": labels_of(incident.labels),
         "details_json": pretty_json(incident.details),
         "latest_json": pretty_json(incident.latest) if incident.alert_count > 1 else "",

@@ -3,9 +3,13 @@ everything malformed with a message that names the problem (never a 500)."""
 
 import json
 import math
+import re
 from typing import Any
 
 MAX_DEPTH = 64
+# Legal in a JSON string, but PostgreSQL stores neither NUL nor a lone UTF-16 surrogate in
+# text or jsonb: each becomes U+FFFD, so the alert is kept instead of failing with a 500.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class BodyError(Exception):
@@ -73,6 +77,16 @@ def parse_json(raw: bytes) -> Any:
         raise BodyError(f"JSON parse error: {str(exc)[:200]}", parse_error=True) from None
     if _depth_exceeds(value, MAX_DEPTH):
         raise BodyError(f"JSON nesting is deeper than {MAX_DEPTH} levels", parse_error=True)
+    return _storable(value)
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
     return value
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, ProtectedError
 from django.shortcuts import get_object_or_404
 from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.response import Response
 
 from oncall.models import Team, TeamMembership
@@ -66,6 +66,13 @@ def keeps_an_admin(team: Team, without_user_id: int) -> bool:
     return team.memberships.filter(role=TeamMembership.Role.ADMIN).exclude(user_id=without_user_id).exists()
 
 
+class TeamInUse(APIException):
+    """409, as for an escalation policy still in use (escalation/api.py)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Escalation policies still belong to this team; move or delete them first."
+
+
 class TeamViewSet(viewsets.ModelViewSet):
     serializer_class = TeamSerializer
     permission_classes = [IsTeamAdminOrReadOnly]
@@ -98,7 +105,10 @@ class TeamViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         if not self.request.user.is_superuser:
             raise PermissionDenied("Only superusers delete teams.")
-        instance.delete()
+        try:
+            instance.delete()
+        except ProtectedError:  # raised before anything is deleted
+            raise TeamInUse() from None
 
     @extend_schema(request=MemberWriteSerializer, responses={200: MemberSerializer(many=True), 201: MemberSerializer})
     @action(detail=True, methods=["get", "post"])

@@ -85,6 +85,62 @@ def fire_together(base_url: str, count: int, request: Callable[[httpx.Client, in
             client.close()
 
 
+def fire_burst(
+    base_url: str, count: int, request: Callable[[httpx.Client, int], httpx.Response], *, connections: int = 8
+) -> list[Answer]:
+    """`count` requests over `connections` keep-alive connections, released at once by a
+    barrier: each connection then sends its share back to back, so the server sees as many
+    requests in flight as it has connections, for the whole burst."""
+    clients = [httpx.Client(base_url=base_url, timeout=CLIENT_TIMEOUT) for _ in range(connections)]
+    try:
+        for client in clients:
+            client.get("/healthz")
+        barrier = threading.Barrier(connections)
+        answers: list[Answer | None] = [None] * count
+        started = time.monotonic()
+
+        def worker(c: int) -> None:
+            barrier.wait(timeout=15)
+            for i in range(c, count, connections):
+                answers[i] = send(clients[c], i, started, request)
+
+        threads = [threading.Thread(target=worker, args=(c,), daemon=True) for c in range(connections)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=CLIENT_TIMEOUT * 2 + 20)
+        assert all(a is not None for a in answers), "a request thread did not finish"
+        return answers  # type: ignore[return-value]
+    finally:
+        for client in clients:
+            client.close()
+
+
+def run_together(calls: list[Callable[[], object]], *, timeout: float = CLIENT_TIMEOUT + 20) -> list:
+    """Call each function in its own thread, released at once by a barrier; return their
+    results in order, or raise the first exception one of them raised."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+    failures: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait(timeout=15)
+            results[i] = calls[i]()
+        except BaseException as exc:  # re-raised by the caller's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    if failures:
+        raise failures[0]
+    assert not any(t.is_alive() for t in threads), "a racing call did not finish"
+    return results
+
+
 def paced(
     base_url: str,
     request: Callable[[httpx.Client, int], httpx.Response],
