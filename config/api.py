@@ -1,5 +1,7 @@
 """DRF exception handler: every error a client sees has the same JSON shape."""
 
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import status
 from rest_framework.response import Response
@@ -23,3 +25,11 @@ def exception_handler(exc, context):
         response["Retry-After"] = "60"
         return response
     return drf_exception_handler(exc, context)
+
+
+def not_found(request, exception):
+    """handler404: a URL no route matches (`/api/v1/incidents/1.5/`) answers JSON under /api/,
+    where scripts parse every answer, and Django's page everywhere else."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

@@ -6,6 +6,9 @@ from drf_spectacular.views import SpectacularAPIView
 from config import health
 from escalation import views as escalation_views
 
+# JSON for a URL under /api/ that no route matches (config/api.py).
+handler404 = "config.api.not_found"
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -1,9 +1,10 @@
 """REST API for people and scripts: incidents, scoped to the user's teams."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import get_object_or_404  # a non-numeric id is a 404, not a 500
 from rest_framework.response import Response
 
 from incidents import actions
@@ -102,6 +103,8 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             .order_by("-id")
         )
         params = self.request.query_params
+        if any("\x00" in value for value in params.values()):  # PostgreSQL text cannot hold NUL
+            raise ValidationError({"detail": "Query parameters cannot contain NUL characters."})
         if params.get("status"):
             qs = qs.filter(status=params["status"])
         if params.get("severity"):
@@ -110,7 +113,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             qs = qs.filter(team__slug=params["team"])
         if params.get("integration_key"):
             value = params["integration_key"]
-            qs = qs.filter(integration_key_id=value) if value.isdigit() else qs.filter(
+            qs = qs.filter(integration_key_id=value) if value.isdecimal() else qs.filter(
                 integration_key__key_prefix=value
             )
         if params.get("dedup_key"):

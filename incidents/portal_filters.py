@@ -34,7 +34,7 @@ class IncidentFilters:
             team=params.get("team", "")[:100],
             status=status if status in dict(STATUS_CHOICES) else "",
             severity=severity if severity in Severity.values else "",
-            key=key if key.isdigit() else "",
+            key=key if key.isdecimal() else "",
             q=params.get("q", "").strip()[:SEARCH_MAX],
         )
 

@@ -27,7 +27,7 @@ def reassign_targets(incident: Incident) -> tuple[list, list]:
 
 def resolve_target(incident: Incident, value: str) -> dict | None:
     kind, _, raw_id = value.partition(":")
-    if not raw_id.isdigit() or incident.team_id is None:
+    if not raw_id.isdecimal() or incident.team_id is None:
         return None
     if kind == "user":
         user = (

@@ -337,7 +337,7 @@ class OnCallViewSet(viewsets.ViewSet):
         schedules = visible_to_members(Schedule.objects.all(), request.user).select_related("team")
         schedule_id = request.query_params.get("schedule")
         if schedule_id:
-            if not schedule_id.isdigit():
+            if not schedule_id.isdecimal():
                 raise ValidationError({"schedule": ["A schedule id."]})
             schedules = schedules.filter(pk=int(schedule_id))
         rows = []
@@ -364,7 +364,7 @@ class OnCallViewSet(viewsets.ViewSet):
         from oncall.schedule import upcoming_shifts
 
         raw = request.query_params.get("weeks", "4")
-        if not raw.isdigit() or not 1 <= int(raw) <= 26:
+        if not raw.isdecimal() or not 1 <= int(raw) <= 26:
             raise ValidationError({"weeks": ["A whole number of weeks, 1 to 26."]})
         now = timezone.now()
         shifts = upcoming_shifts(request.user, now, now + timedelta(weeks=int(raw)))

@@ -55,7 +55,7 @@ class MemberWriteSerializer(serializers.Serializer):
 
     def validate_user(self, value):
         User = get_user_model()
-        lookup = {"pk": int(value)} if value.isdigit() else {User.USERNAME_FIELD: value}
+        lookup = {"pk": int(value)} if value.isdecimal() else {User.USERNAME_FIELD: value}
         user = User.objects.filter(is_active=True, **lookup).first()
         if user is None:
             raise serializers.ValidationError("No active user with this name or id.")
@@ -92,7 +92,7 @@ class TeamViewSet(viewsets.ModelViewSet):
 
     def get_object(self):
         value = self.kwargs[self.lookup_field]
-        lookup = {"pk": int(value)} if value.isdigit() else {"slug": value}
+        lookup = {"pk": int(value)} if value.isdecimal() else {"slug": value}
         team = get_object_or_404(self.get_queryset(), **lookup)
         self.check_object_permissions(self.request, team)
         return team

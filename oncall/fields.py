@@ -16,8 +16,10 @@ class TeamField(serializers.Field):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | str) or str(data).strip() == "":
             self.fail("unknown")
+        if "\x00" in str(data):  # in no slug, and PostgreSQL refuses it in a query
+            self.fail("unknown")
         value = str(data).strip()
-        lookup = {"pk": int(value)} if value.isdigit() else {"slug": value}
+        lookup = {"pk": int(value)} if value.isdecimal() else {"slug": value}
         team = Team.objects.for_user(self.context["request"].user).filter(**lookup).first()
         if team is None:
             self.fail("unknown")

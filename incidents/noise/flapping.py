@@ -85,7 +85,10 @@ def record_change(key_id: int, dedup_key: str, change: str, now: datetime | None
         pipe.zcard(name)
         pipe.expire(name, window + 60)
         _added, _removed, count, _expiry = pipe.execute()
-    except (redis.RedisError, OSError) as error:
+    # ValueError too: redis-py reports a socket closed under a read as "I/O operation on
+    # closed file" (seen under a 200-request burst, RELIABILITY T15), and an aid must never
+    # turn into a 500.
+    except (redis.RedisError, OSError, ValueError) as error:
         _redis_failed(error)
         return None
     return int(count)

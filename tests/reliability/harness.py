@@ -16,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -196,6 +197,23 @@ class PostgresCluster:
 
         with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'CREATE DATABASE "{dbname}"')
+
+
+@contextmanager
+def tables_locked(database_url: str, *tables: str, wait: float = 10.0) -> Iterator[None]:
+    """Another session holds `LOCK TABLE ... IN ACCESS EXCLUSIVE MODE` on `tables` until the
+    block ends (T11: a migration or a VACUUM FULL gone long). Taking the locks waits at most
+    `wait` seconds; leaving the block always rolls back, which releases them."""
+    import psycopg
+
+    with psycopg.connect(database_url, connect_timeout=5) as conn:
+        try:
+            conn.execute(f"SET LOCAL lock_timeout = '{int(wait * 1000)}ms'")
+            for table in tables:
+                conn.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
+            yield
+        finally:
+            conn.rollback()
 
 
 def django_env(*, database_url: str, redis_url: str, **overrides: str) -> dict[str, str]:
