@@ -33,6 +33,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    #: The lookup from this model to its team: staff who are not superusers see only
+    #: their teams' rows.
+    team_path = "team"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(**{f"{self.team_path}__memberships__user": request.user})
+
 
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
@@ -128,20 +138,16 @@ class IncidentAdmin(admin.ModelAdmin):
 
 @admin.register(Alert)
 class AlertAdmin(ReadOnlyAdmin):
+    team_path = "incident__team"
     list_display = ["id", "dedup_key", "status", "severity", "summary", "incident", "integration_key", "count"]
     list_filter = ["status", "severity"]
     search_fields = ["dedup_key", "summary"]
     list_select_related = ["incident", "integration_key"]
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(incident__team__memberships__user=request.user)
-
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
+    team_path = "integration_key__team"
     list_display = [
         "id", "received_at", "format", "action", "outcome", "dedup_key", "summary", "integration_key",
         "incident",
@@ -156,12 +162,6 @@ class EventAdmin(ReadOnlyAdmin):
         "normalized_shown", "raw_shown",
     ]
     readonly_fields = fields
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(integration_key__team__memberships__user=request.user)
 
     @admin.display(description="normalised")
     def normalized_shown(self, obj):
@@ -178,20 +178,16 @@ class EventAdmin(ReadOnlyAdmin):
 
 @admin.register(TimelineEntry)
 class TimelineEntryAdmin(ReadOnlyAdmin):
+    team_path = "incident__team"
     list_display = ["id", "created_at", "incident", "kind", "message", "actor"]
     list_filter = ["kind"]
     search_fields = ["message"]
     list_select_related = ["incident", "actor"]
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(incident__team__memberships__user=request.user)
-
 
 @admin.register(ChangeEvent)
 class ChangeEventAdmin(ReadOnlyAdmin):
+    team_path = "team"
     list_display = ["id", "received_at", "summary", "source", "team", "integration_key"]
     list_filter = ["team"]
     search_fields = ["summary", "source"]
@@ -199,12 +195,6 @@ class ChangeEventAdmin(ReadOnlyAdmin):
     fields = ["received_at", "timestamp", "summary", "source", "team", "integration_key", "links_shown",
               "custom_details_shown", "raw"]
     readonly_fields = fields
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(team__memberships__user=request.user)
 
     @admin.display(description="links")
     def links_shown(self, obj):

@@ -278,3 +278,27 @@ def test_staff_responders_cannot_revoke_or_rotate_their_teams_keys(client, team,
     client.post(LIST_URL, {"action": "rotate_keys", ACTION_CHECKBOX_NAME: [key.pk]})
     key.refresh_from_db()
     assert key.is_active and not key.rotations.exists()
+
+
+def test_read_only_incident_admins_show_staff_only_their_teams_rows(client, team, key):
+    """Alerts, events, timeline entries and change events each reach their team by a
+    different path; a staff member of one team sees none of another team's rows."""
+    other_key, _ = make_key(team=make_team("Payments"), name="payments-key")
+    ours, theirs = make_incident(key, summary="ours-incident"), make_incident(other_key, summary="theirs-incident")
+    actions.add_note(ours.pk, by=None, text="ours-note")
+    actions.add_note(theirs.pk, by=None, text="theirs-note")
+    ChangeEvent.objects.create(integration_key=key, team=key.team, summary="ours-change")
+    ChangeEvent.objects.create(integration_key=other_key, team=other_key.team, summary="theirs-change")
+    staff = make_user("staff-reader", team=team, is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(
+        codename__in=["view_alert", "view_event", "view_timelineentry", "view_changeevent"]))
+    client.force_login(staff)
+    for url, mine, other in [
+        ("/admin/incidents/alert/", "ours-incident", "theirs-incident"),
+        ("/admin/incidents/event/", "ours-incident", "theirs-incident"),
+        ("/admin/incidents/timelineentry/", "ours-note", "theirs-note"),
+        ("/admin/incidents/changeevent/", "ours-change", "theirs-change"),
+    ]:
+        html = client.get(url).content.decode()
+        assert mine in html, url
+        assert other not in html, url
