@@ -97,6 +97,20 @@ def apply_event(
     return outcome
 
 
+def log_rejected(key: IntegrationKey, *, format: str, errors: list[str], raw: str, client_ip: str | None) -> int:
+    """A request that passed authentication but failed validation still leaves a row, so
+    the key's page can show why a sender's alerts are not arriving. Nothing else is written."""
+    return Event.objects.create(
+        integration_key=key,
+        format=format,
+        action=Event.Action.NONE,
+        outcome=Event.Outcome.REJECTED,
+        reason="; ".join(errors)[:500],
+        raw=raw,
+        client_ip=client_ip,
+    ).pk
+
+
 def _apply(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
     if event.action == "trigger":
         # Suppression acts on triggers only: an acknowledge or resolve always reaches its incident.

@@ -19,7 +19,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents.pipeline import Outcome, apply_event
+from incidents.pipeline import Outcome, apply_event, log_rejected
 from integrations import keys
 from integrations.body import BodyError, parse_json_object
 from integrations.formats.base import FormatError, NormalizedEvent
@@ -166,7 +166,8 @@ class Door(APIView):
             verdict = check_inbound(request._request, ip=ip, key_digest=integration.key_digest)
             if verdict.limited:
                 return self.rate_limited_response(verdict.retry_after)
-            self.log_rejected(integration, exc.errors, raw, ip)
+            log_rejected(integration, format=self.format_slug, errors=exc.errors,
+                         raw=raw.decode("utf-8", errors="replace"), client_ip=ip)
             return Response(error_body(exc.errors), status=400)
 
         if not (events and all(e.is_closing for e in events)):
@@ -189,21 +190,6 @@ class Door(APIView):
         )
         response["Retry-After"] = str(retry_after)
         return response
-
-    def log_rejected(self, integration: IntegrationKey, errors: list[str], raw: bytes, ip: str) -> None:
-        """A request that passed authentication but failed validation still leaves a row,
-        so the key's page can show why a sender's alerts are not arriving."""
-        from incidents.models import Event
-
-        Event.objects.create(
-            integration_key=integration,
-            format=self.format_slug,
-            action=Event.Action.NONE,
-            outcome=Event.Outcome.REJECTED,
-            reason="; ".join(errors)[:500],
-            raw=raw.decode("utf-8", errors="replace"),
-            client_ip=ip,
-        )
 
     @staticmethod
     def touch(integration: IntegrationKey) -> None:
