@@ -1,9 +1,11 @@
-"""`/ack/<token>/`: the signed links in notifications."""
+"""The escalation app's pages: the signed links in notifications (`/ack/<token>/`) and the
+escalation health check the operators' monitoring polls."""
 
 from django.urls import path
 
 from escalation import views
 
 urlpatterns = [
-    path("<str:token>/", views.link, name="escalation-link"),
+    path("ack/<str:token>/", views.link, name="escalation-link"),
+    path("health/escalation", views.health, name="health-escalation"),
 ]

@@ -1,11 +1,9 @@
-"""The responder portal's pages. Fixed prefixes only: nothing here may shadow an ingest
+"""The incidents app's portal pages. Fixed prefixes only: nothing here may shadow an ingest
 door (the Spike door is `/<key>/push-events`)."""
 
 from django.urls import path
 
-from incidents import portal_dashboard, portal_maintenance, views
-from integrations import portal as integrations_portal
-from oncall import portal as oncall_portal
+from incidents.portal import dashboard, maintenance, views
 
 urlpatterns = [
     path("", views.incident_list, name="incident-list"),
@@ -17,16 +15,9 @@ urlpatterns = [
     path("incidents/<int:pk>/notes/", views.add_note, name="incident-note"),
     path("incidents/<int:pk>/escalate/", views.escalate, name="incident-escalate"),
     path("incidents/<int:pk>/reassign/", views.reassign, name="incident-reassign"),
-    path("dashboard/", portal_dashboard.dashboard, name="dashboard"),
-    path("maintenance/", portal_maintenance.maintenance_page, name="maintenance"),
-    path("maintenance/new/", portal_maintenance.create_window, name="maintenance-create"),
-    path("maintenance/<int:pk>/end/", portal_maintenance.end_window, name="maintenance-end"),
-    path("maintenance/<int:pk>/cancel/", portal_maintenance.cancel_window, name="maintenance-cancel"),
-    path("oncall/", oncall_portal.oncall_page, name="oncall"),
-    path("oncall/calendar-link/", oncall_portal.calendar_link, name="oncall-calendar-link"),
-    path("integrations/", integrations_portal.key_list, name="integrations"),
-    path("integrations/new/", integrations_portal.create_key, name="integration-create"),
-    path("integrations/<int:pk>/", integrations_portal.key_detail, name="integration-detail"),
-    path("integrations/<int:pk>/rotate/", integrations_portal.rotate_key, name="integration-rotate"),
-    path("integrations/<int:pk>/revoke/", integrations_portal.revoke_key, name="integration-revoke"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("maintenance/", maintenance.maintenance_page, name="maintenance"),
+    path("maintenance/new/", maintenance.create_window, name="maintenance-create"),
+    path("maintenance/<int:pk>/end/", maintenance.end_window, name="maintenance-end"),
+    path("maintenance/<int:pk>/cancel/", maintenance.cancel_window, name="maintenance-cancel"),
 ]

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from escalation.models import EscalationPolicy
 from incidents.models import Event
-from incidents.portal_display import pretty_body
+from incidents.portal.display import pretty_body
 from integrations.models import IntegrationKey
 from integrations.snippets import door_snippets
 from oncall.permissions import is_team_admin, shared_or_visible, teams_administered_by

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from incidents.models import Incident, Severity
-from incidents.portal_display import SEVERITY_SYMBOL, STATUS_SYMBOL
+from incidents.portal.display import SEVERITY_SYMBOL, STATUS_SYMBOL
 
 register = template.Library()
 

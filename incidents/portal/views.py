@@ -22,7 +22,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from incidents import actions
 from incidents.models import Event, Incident
-from incidents.portal_display import (
+from incidents.portal.display import (
     display_images,
     display_links,
     labels_of,
@@ -31,15 +31,15 @@ from incidents.portal_display import (
     safe_http_url,
     still_firing,
 )
-from incidents.portal_filters import (
+from incidents.portal.filters import (
     SEVERITY_CHOICES,
     STATUS_CHOICES,
     IncidentFilters,
     open_first,
     status_counts,
 )
-from incidents.portal_maintenance import maintenance_banner, maintenance_hold
-from incidents.portal_reassign import reassign_targets, resolve_target
+from incidents.portal.maintenance import maintenance_banner, maintenance_hold
+from incidents.portal.reassign import reassign_targets, resolve_target
 from incidents.timeline import build_timeline
 from integrations.models import IntegrationKey
 from oncall.models import Team
