@@ -30,14 +30,17 @@ run: $(STAMP) $(NODE_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # Debian's Chromium for the browser tests (Playwright drives it; nothing is downloaded).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-# ruff + the whole suite against PostgreSQL (DATABASE_URL) and Redis (REDIS_URL).
+# ruff, the import contracts (pyproject.toml) and the whole suite against PostgreSQL
+# (DATABASE_URL) and Redis (REDIS_URL).
 test: $(STAMP) $(NODE_STAMP) chromium
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vigil_test} \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -11,7 +11,7 @@ from django.db.models import Q
 from rest_framework import serializers, viewsets
 
 from incidents.models import SuppressionRule
-from incidents.noise.patterns import field_error, rule_errors
+from incidents.rules.patterns import field_error, rule_errors
 from integrations.models import IntegrationKey
 from oncall.fields import TeamField
 from oncall.permissions import require_team_admin

@@ -6,8 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents.noise import rule_cache
-from incidents.noise.patterns import validate_rule
+from incidents.rules import cache as rule_cache
+from incidents.rules.patterns import validate_rule
 
 
 class Severity(models.TextChoices):

@@ -18,7 +18,7 @@ def load_payload(relative: str) -> dict:
 def fresh_suppression_rule_cache():
     """Ingest caches the suppression rules per process for a few seconds. A rule one test
     saved (then rolled back) must not meet the next test's alerts: every test starts cold."""
-    from incidents.noise import rule_cache
+    from incidents.rules import cache as rule_cache
 
     rule_cache.invalidate()
     yield

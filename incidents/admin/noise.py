@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from incidents.models import MaintenanceWindow, SuppressionRule
-from incidents.noise import rule_cache, suppression
+from incidents.noise import suppression
 from incidents.noise.maintenance import HOLD_PREFIX
+from incidents.rules import cache as rule_cache
 
 TEST_DEFAULT_EVENTS = 100
 TEST_MAX_EVENTS = 1000

@@ -19,8 +19,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from incidents.models import Event, SuppressionRule
-from incidents.noise import rule_cache
-from incidents.noise.patterns import CompiledRule, EventText
+from incidents.rules import cache as rule_cache
+from incidents.rules.patterns import CompiledRule, EventText
 from integrations.formats.base import NormalizedEvent
 from integrations.models import IntegrationKey
 

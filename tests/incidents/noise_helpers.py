@@ -9,8 +9,9 @@ from contextlib import contextmanager
 import redis
 from django.conf import settings
 
-from incidents.noise import flapping, rule_cache
+from incidents.noise import flapping
 from incidents.pipeline import Outcome, apply_event
+from incidents.rules import cache as rule_cache
 from integrations.formats.base import NormalizedEvent
 
 _seq = itertools.count(1)

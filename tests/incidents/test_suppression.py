@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from incidents.models import Event, Incident, SuppressionRule
 from incidents.noise import suppression
-from incidents.noise.patterns import MAX_MATCH_CHARS, EventText
+from incidents.rules.patterns import MAX_MATCH_CHARS, EventText
 from tests.factories import make_key, make_team
 from tests.incidents.noise_helpers import closing, ingest, reset_noise_state, trigger
 

@@ -4,7 +4,7 @@ Ingest reads the rules on every trigger; compiling them each time would cost a q
 compile per event. The cache lives a few seconds (`SUPPRESSION_RULES_CACHE_SECONDS`) and is
 dropped whenever a rule is saved or deleted in this process (at once and again on commit), so
 an edit is seen at once here and within the TTL by every other worker. No model imports:
-`incidents.models` calls `invalidate()` from `SuppressionRule.save()`."""
+`incidents.models` calls `invalidate_now_and_on_commit()` from `SuppressionRule.save()`."""
 
 from __future__ import annotations
 
