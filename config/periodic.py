@@ -23,6 +23,7 @@ PERIODIC_TASKS: dict[str, tuple[str, int, dict]] = {
         settings.ESCALATION_TICK_SECONDS,
         {"expire_seconds": max(1, settings.ESCALATION_TICK_SECONDS - 5)},
     ),
+    # Retention, by the app that owns the tables it deletes (incidents/tasks.py).
     "cleanup-old-inbound-events": ("cleanup_old_inbound_events", 24 * 3600, {"expire_seconds": 3600}),
 }
 

@@ -212,6 +212,9 @@ ESCALATION_DELAY_UNIT_SECONDS = env_int("ESCALATION_DELAY_UNIT_SECONDS", 60)
 ESCALATION_HEALTH_MAX_AGE_SECONDS = env_int("ESCALATION_HEALTH_MAX_AGE_SECONDS", 0)
 # Test-only: moves the database clock the escalation engine reads (escalation.clock).
 ESCALATION_CLOCK_OFFSET_SECONDS = 0
+# Test-only: lets escalation/failpoints.py kill or pause a worker at a named place
+# (FAILPOINT, FAILPOINT_SLEEP). Only the tests that start real workers turn it on.
+FAILPOINTS_ENABLED = env_bool("FAILPOINTS_ENABLED", False)
 # Outgoing webhooks may only reach public addresses; tests with a loopback server set this.
 ESCALATION_WEBHOOK_ALLOW_PRIVATE = env_bool("ESCALATION_WEBHOOK_ALLOW_PRIVATE", False)
 ESCALATION_WEBHOOK_TIMEOUT_SECONDS = env_int("ESCALATION_WEBHOOK_TIMEOUT_SECONDS", 10)

@@ -1,8 +1,11 @@
 """Admin: policies with inline steps, contact methods with their rules, and the record of
 every notification (read-only: it is history)."""
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
+from escalation.channels import check_contact_address
 from escalation.models import (
     ContactMethod,
     EscalationPolicy,
@@ -38,8 +41,24 @@ class NotificationRuleInline(admin.TabularInline):
     fields = ["delay_minutes"]
 
 
+class ContactMethodForm(forms.ModelForm):
+    class Meta:
+        model = ContactMethod
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if "kind" in data and "address" in data:
+            try:
+                check_contact_address(data["kind"], data["address"])
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return data
+
+
 @admin.register(ContactMethod)
 class ContactMethodAdmin(admin.ModelAdmin):
+    form = ContactMethodForm
     list_display = ["user", "kind", "address", "enabled", "slack_format"]
     list_filter = ["kind", "enabled"]
     search_fields = ["user__username", "address"]

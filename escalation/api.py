@@ -9,13 +9,14 @@ policy never changes an incident already escalating: it follows its snapshot."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
+from escalation.channels import check_contact_address
 from escalation.models import ContactMethod, EscalationPolicy, EscalationStep, NotificationRule
-from escalation.webhooks import UnsafeURL, check_webhook_url
 from oncall.fields import TeamField
 from oncall.models import Schedule, Team
 from oncall.permissions import IsTeamAdminOrReadOnly, require_team_admin, shared_or_visible
@@ -159,13 +160,10 @@ class ContactMethodSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
         address = attrs.get("address", getattr(self.instance, "address", ""))
-        if kind == ContactMethod.Kind.EMAIL:
-            serializers.EmailField().run_validation(address)
-        elif kind == ContactMethod.Kind.WEBHOOK:
-            try:
-                check_webhook_url(address)  # SSRF guard at save (again at send)
-            except UnsafeURL as exc:
-                raise serializers.ValidationError({"address": [str(exc)]}) from None
+        try:
+            check_contact_address(kind, address)  # a webhook's SSRF guard at save (again at send)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from None
         return attrs
 
 

@@ -22,5 +22,5 @@ def db_now() -> datetime:
             now = cursor.fetchone()[0]
     else:  # SQLite (`make run`): one process tree on one machine, its clock will do
         now = timezone.now()
-    offset = getattr(settings, "ESCALATION_CLOCK_OFFSET_SECONDS", 0)
+    offset = settings.ESCALATION_CLOCK_OFFSET_SECONDS
     return now + timedelta(seconds=offset) if offset else now

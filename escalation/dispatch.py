@@ -1,20 +1,35 @@
-"""Hand work to Celery after the transaction commits, never before.
+"""Hand work to Celery by task name after the transaction commits, never before.
+
+A leaf: this module imports no other escalation module. It knows task names, not task
+functions, so the engine and the notifier can ask for work without importing the tasks
+that call them (only `escalation/tasks.py` imports those).
 
 A broker that is down or hung must not fail or delay the request that already stored the
 event: the enqueue is best-effort. The database holds every pending step
-(`Incident.next_escalation_at`), so a lost task costs one beat tick, never a page."""
+(`Incident.next_escalation_at`) and every pending notification, so a lost task costs one
+beat tick, never a page."""
+
+from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 
+from celery import current_app
 from django.db import transaction
 
 logger = logging.getLogger("vigil.dispatch")
+
+# The names `escalation/tasks.py` registers its tasks under.
+ADVANCE_ESCALATION = "escalation.tasks.advance_escalation_task"
+SEND_NOTIFICATION = "escalation.tasks.send_notification_task"
 
 # After a failed publish this process stops trying for a few seconds: with a hung broker
 # every try costs a socket timeout on a request thread (T08), and the tick sends what we skip.
 BROKER_BACKOFF_SECONDS = 5.0
 _broker_down_until = [0.0]
+
+NotEnqueued = Callable[[list[int]], None]
 
 
 def broker_backing_off() -> bool:
@@ -30,72 +45,55 @@ def reset_broker_backoff() -> None:
     _broker_down_until[0] = 0.0
 
 
-def _send(task_path: str, *args) -> None:
-    from django.utils.module_loading import import_string
-
-    if broker_backing_off():
-        logger.debug("broker recently failed; leaving %s%r to the next tick", task_path, args)
+def _publish(task_name: str, args: tuple, countdown: int | None = None) -> None:
+    app = current_app
+    if app.conf.task_always_eager:
+        # Celery's send_task ignores eager mode (tests, `make run` without a worker): run the
+        # registered task here instead, found through Celery's own autodiscovery.
+        if task_name not in app.tasks:
+            app.loader.import_default_modules()
+        app.tasks[task_name].apply_async(args, countdown=countdown)
         return
+    app.send_task(task_name, args=args, countdown=countdown)
+
+
+def enqueue(task_name: str, *args, countdown: int | None = None) -> bool:
+    """Publish one task now. False (and a warning) when the broker failed or is backing off:
+    the caller's database rows are what the next tick works from."""
+    if broker_backing_off():
+        logger.debug("broker recently failed; leaving %s%r to the next tick", task_name, args)
+        return False
     try:
-        import_string(task_path).delay(*args)
+        _publish(task_name, args, countdown)
     except Exception as exc:  # broker down or hung: the beat tick will do it
         _broker_failed()
-        logger.warning("could not enqueue %s%r: %s; the next tick will catch up", task_path, args, exc)
+        logger.warning("could not enqueue %s%r: %s; the next tick will catch up", task_name, args, exc)
+        return False
+    return True
 
 
-def on_commit_advance_escalation(incident_id: int) -> None:
-    transaction.on_commit(lambda: _send("escalation.tasks.advance_escalation_task", incident_id))
+def enqueue_on_commit(task_name: str, *args) -> None:
+    transaction.on_commit(lambda: enqueue(task_name, *args))
 
 
-def on_commit_send_recovery(incident_id: int) -> None:
-    """Called inside the resolving transaction: the recovery rows are written with the
-    resolve, so a broker that is down now costs one tick, never the message."""
-    from escalation.notify import create_recovery_notifications
-
-    ids = create_recovery_notifications(incident_id)
-    if ids:
-        on_commit_send_notifications(ids)
-
-
-def on_commit_send_notifications(notification_ids: list[int]) -> None:
-    transaction.on_commit(lambda: send_notifications_now(list(notification_ids)))
-
-
-def send_notifications_now(notification_ids: list[int]) -> None:
-    """Enqueue one send task per row; at the first broker failure, stop trying (each try may
-    cost a second) and clear `enqueued_at` so the next tick picks the rest up at once."""
-    from escalation.tasks import send_notification_task
-
-    if broker_backing_off():
-        _mark_not_enqueued(notification_ids)
-        return
-    for position, notification_id in enumerate(notification_ids):
-        try:
-            send_notification_task.delay(notification_id)
-        except Exception as exc:  # broker down or hung
-            _broker_failed()
-            logger.warning("could not enqueue notifications %r: %s; the next tick will send them",
-                           notification_ids[position:], exc)
-            _mark_not_enqueued(notification_ids[position:])
+def enqueue_each(task_name: str, ids: Sequence[int], on_not_enqueued: NotEnqueued | None = None) -> None:
+    """One task per id. At the first failure stop trying (each try may cost a socket timeout)
+    and hand the ids left over to `on_not_enqueued`."""
+    ids = list(ids)
+    for position, one in enumerate(ids):
+        if not enqueue(task_name, one):
+            if on_not_enqueued is not None:
+                on_not_enqueued(ids[position:])
             return
 
 
-def send_notification_later(notification_id: int, countdown: int) -> None:
-    """A retry. Countdowns stay short (at most a minute): the database's `due_at`, not the
-    broker, is what guarantees the retry happens."""
-    from escalation.tasks import send_notification_task
-
-    try:
-        send_notification_task.apply_async((notification_id,), countdown=min(countdown, 60))
-    except Exception as exc:
-        logger.warning("could not enqueue the retry of notification %s: %s", notification_id, exc)
-        _mark_not_enqueued([notification_id])
+def on_commit_advance_escalation(incident_id: int) -> None:
+    enqueue_on_commit(ADVANCE_ESCALATION, incident_id)
 
 
-def _mark_not_enqueued(notification_ids: list[int]) -> None:
-    from escalation.models import Notification
-
-    try:
-        Notification.objects.filter(pk__in=notification_ids).update(enqueued_at=None)
-    except Exception as exc:  # the database is down too: the tick's grace period covers it
-        logger.warning("could not mark notifications %r as not enqueued: %s", notification_ids, exc)
+def on_commit_send_notifications(notification_ids: Sequence[int], on_not_enqueued: NotEnqueued | None = None) -> None:
+    """After the commit, one send task per notification row. `on_not_enqueued` gets the ids
+    whose task did not reach the broker (the escalation app clears their `enqueued_at`, so
+    the next tick sends them at once instead of after the resend grace period)."""
+    ids = list(notification_ids)
+    transaction.on_commit(lambda: enqueue_each(SEND_NOTIFICATION, ids, on_not_enqueued))

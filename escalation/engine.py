@@ -27,7 +27,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from escalation import dispatch, failpoints
+from escalation import failpoints, notify
 from escalation.clock import db_now
 from escalation.models import ContactMethod, EscalationTickState, Notification, NotificationRule
 from incidents.models import Incident, TimelineEntry
@@ -45,7 +45,7 @@ MAX_INCIDENTS_PER_TICK = 2000
 def delay_unit_seconds() -> int:
     """How long one 'minute' of a policy or rule delay lasts: 60, except in the real-worker
     test, which shortens it so a policy runs in seconds."""
-    return int(getattr(settings, "ESCALATION_DELAY_UNIT_SECONDS", 60))
+    return settings.ESCALATION_DELAY_UNIT_SECONDS
 
 
 # --- the snapshot ------------------------------------------------------------------------
@@ -183,8 +183,24 @@ def page_users(incident: Incident, users: list, *, step_index: int, repeat_index
     return created
 
 
+@dataclass
+class Paged:
+    notification_ids: list[int]
+    user_ids: list[int]  # the people a new page was written for, in order
+
+
+def page_now(incident: Incident, people: list, *, repeat_index: int, now: datetime, notes: list[str]) -> Paged:
+    """Page `people` for this incident now, outside its policy (step -1), as a policy step
+    would: their notification rules, the same Notification rows and retries; the rows due
+    now are sent after the commit. Call with the incident row locked. `repeat_index` tells
+    one such paging from the next (a later one pages the same person again)."""
+    created = page_users(incident, people, step_index=-1, repeat_index=repeat_index, now=now, notes=notes)
+    notify.send_due_on_commit(created, now)
+    return Paged([n.pk for n in created], list(dict.fromkeys(n.user_id for n in created)))
+
+
 def _describe_lateness(seconds: float) -> str:
-    if seconds < max(5, int(getattr(settings, "ESCALATION_TICK_SECONDS", 60))):
+    if seconds < max(5, settings.ESCALATION_TICK_SECONDS):
         return ""
     return f" ({int(seconds)} s late)"
 
@@ -260,10 +276,7 @@ def _advance_locked(incident: Incident, now: datetime) -> int:
         incident.save(update_fields=[
             "escalation_snapshot", "escalation_step", "escalation_repeat", "next_escalation_at",
         ])
-    due = [n.pk for n in created if n.status == Notification.Status.PENDING and n.due_at <= now]
-    if due:
-        Notification.objects.filter(pk__in=due).update(enqueued_at=now)
-        dispatch.on_commit_send_notifications(due)
+    notify.send_due_on_commit(created, now)
     failpoints.hit("after_fire_before_commit")
     return fired
 
@@ -315,12 +328,10 @@ def _tick_lock() -> bool:
 def run_escalation_tick(now: datetime | None = None) -> TickReport:
     """One beat tick: re-send notifications whose task was lost, then claim due incidents one
     short transaction at a time and fire their due steps."""
-    from escalation.notify import enqueue_due_notifications
-
     started = time.monotonic()
-    budget = max(5.0, int(getattr(settings, "ESCALATION_TICK_SECONDS", 60)) * 0.9)
+    budget = max(5.0, settings.ESCALATION_TICK_SECONDS * 0.9)
     report = TickReport()
-    report.notifications_enqueued = enqueue_due_notifications(now)
+    report.notifications_enqueued = notify.enqueue_due_notifications(now)
     done: list[int] = []
     while len(done) < MAX_INCIDENTS_PER_TICK and time.monotonic() - started < budget:
         with transaction.atomic():
@@ -353,13 +364,3 @@ def run_escalation_tick(now: datetime | None = None) -> TickReport:
         logger.info("escalation tick: %s", report)
     return report
 
-
-def send_recovery(incident_id: int) -> list[int]:
-    """Recovery notes for everyone a page reached (idempotent; rows first, then tasks)."""
-    from escalation.notify import create_recovery_notifications
-
-    with transaction.atomic():
-        ids = create_recovery_notifications(incident_id)
-        if ids:
-            dispatch.on_commit_send_notifications(ids)
-    return ids

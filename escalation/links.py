@@ -60,7 +60,7 @@ def make_url(incident, user, action: str) -> str:
 
 
 def read_token(token: str) -> LinkClaim:
-    max_age = int(getattr(settings, "ACK_LINK_MAX_AGE_SECONDS", 24 * 3600))
+    max_age = settings.ACK_LINK_MAX_AGE_SECONDS
     try:
         payload = _signer().unsign_object(token, max_age=max_age)
     except signing.SignatureExpired:

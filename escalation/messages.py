@@ -120,7 +120,7 @@ def build_email(notification: Notification, context: dict) -> EmailMultiAlternat
             # The same Message-ID on every attempt: if a worker dies after the SMTP server took
             # the message but before the row was marked sent, the resend is the same message,
             # which mail clients show once.
-            "Message-ID": message_id(notification),
+            "Message-ID": context["message_id"],
             "X-Vigil-Incident": str(notification.incident_id),
             "Auto-Submitted": "auto-generated",
         },

@@ -2,26 +2,26 @@
 
 A Notification row is written before anything is sent (by the engine, a resolve, or a
 summary); a task then sends it. The send locks the row (SKIP LOCKED, so a duplicate task is
-a no-op), checks it is still due and still wanted, sends within a deadline, and records
-the outcome with a timeline entry in the same transaction. A failure is retried with
+a no-op), checks it is still due and still wanted, sends through its channel
+(`escalation.channels`) within a deadline, and records the outcome with a timeline entry
+in the same transaction. What is the same for every channel lives here: the idempotency
+key, retries, the timeline line and the failure record. A failure is retried with
 exponential backoff, at most NOTIFICATION_MAX_RETRIES times, and every failure is on the
 row and on the incident's timeline, never silent."""
 
 from __future__ import annotations
 
 import logging
-import smtplib
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import Q
 
 from escalation import dispatch, failpoints, messages
+from escalation.channels import Delivered, Failed, Outcome, Retry, channel_for
 from escalation.clock import db_now
 from escalation.models import ContactMethod, Notification
-from escalation.webhooks import UnsafeURL, WebhookError, post_json
 from incidents.models import Incident, TimelineEntry
 
 logger = logging.getLogger("vigil.notify")
@@ -30,37 +30,35 @@ FOLDED_REASON = "folded into the flapping summary"
 ENQUEUE_BATCH = 500
 
 
-class DeliveryFailed(Exception):
-    def __init__(self, message: str, *, permanent: bool = False):
-        super().__init__(message)
-        self.permanent = permanent
+# --- handing rows to the broker ----------------------------------------------------------
+
+
+def mark_not_enqueued(notification_ids: list[int]) -> None:
+    """Their task never reached the broker: clear `enqueued_at`, so the next tick sends them
+    at once instead of waiting out the resend grace period."""
+    try:
+        Notification.objects.filter(pk__in=notification_ids).update(enqueued_at=None)
+    except Exception as exc:  # the database is down too: the tick's grace period covers it
+        logger.warning("could not mark notifications %r as not enqueued: %s", notification_ids, exc)
+
+
+def send_on_commit(notification_ids: list[int]) -> None:
+    """One send task per row once the caller's transaction commits."""
+    if notification_ids:
+        dispatch.on_commit_send_notifications(notification_ids, on_not_enqueued=mark_not_enqueued)
+
+
+def send_due_on_commit(created: list[Notification], now) -> list[int]:
+    """Of rows just written, the pending ones already due: mark them enqueued and send them
+    after the commit (the others wait for the tick). Returns their ids."""
+    due = [n.pk for n in created if n.status == Notification.Status.PENDING and n.due_at <= now]
+    if due:
+        Notification.objects.filter(pk__in=due).update(enqueued_at=now)
+        send_on_commit(due)
+    return due
 
 
 # --- delivery --------------------------------------------------------------------------
-
-
-def _deliver_email(notification: Notification, context: dict) -> None:
-    message = messages.build_email(notification, context)
-    try:
-        connection = get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", 10))
-        message.connection = connection
-        message.send(fail_silently=False)
-    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
-        raise DeliveryFailed(f"SMTP refused: {exc}") from None
-    except (smtplib.SMTPException, OSError) as exc:  # OSError covers timeouts and refusals
-        raise DeliveryFailed(f"SMTP: {type(exc).__name__}: {exc}") from None
-
-
-def _deliver_webhook(notification: Notification, context: dict, method: ContactMethod) -> None:
-    body = messages.webhook_body(notification, context, slack_format=method.slack_format)
-    try:
-        # The same key on every attempt of this notification, so a receiver can drop a resend.
-        post_json(notification.address, body, {"Idempotency-Key": messages.idempotency_key(notification)})
-    except UnsafeURL as exc:
-        raise DeliveryFailed(f"refused to call the webhook: {exc}", permanent=True) from None
-    except WebhookError as exc:
-        permanent = "redirect" in str(exc)
-        raise DeliveryFailed(f"webhook: {exc}", permanent=permanent) from None
 
 
 def _held_count(notification: Notification) -> int:
@@ -73,18 +71,21 @@ def _held_count(notification: Notification) -> int:
     ).count()
 
 
-def deliver(notification: Notification) -> None:
+def deliver(notification: Notification) -> Outcome:
+    """One attempt through the notification's channel, with the context every channel gets."""
     method = notification.contact_method
     if method is None or not method.enabled or notification.user is None:
-        raise DeliveryFailed("the contact method was removed or disabled", permanent=True)
+        return Failed("the contact method was removed or disabled")
     notification.address = method.address  # the user may have corrected it since
+    channel = channel_for(method.kind)
+    if channel is None:
+        return Failed(f"unknown channel {method.kind!r}")
     context = messages.context_for(notification, held_count=_held_count(notification))
-    if method.kind == ContactMethod.Kind.EMAIL:
-        _deliver_email(notification, context)
-    elif method.kind == ContactMethod.Kind.WEBHOOK:
-        _deliver_webhook(notification, context, method)
-    else:
-        raise DeliveryFailed(f"unknown channel {method.kind!r}", permanent=True)
+    # Shared by every channel, the same on every attempt: a resend after a crash is the
+    # same message to a mail client (Message-ID) or a receiver (Idempotency-Key).
+    context["idempotency_key"] = messages.idempotency_key(notification)
+    context["message_id"] = messages.message_id(notification)
+    return channel.send(notification, context)
 
 
 # --- one send ---------------------------------------------------------------------------
@@ -92,7 +93,8 @@ def deliver(notification: Notification) -> None:
 
 def _describe(notification: Notification) -> str:
     who = notification.user.get_username() if notification.user else "a deleted user"
-    verb = {"email": "Emailed", "webhook": "Webhook to"}.get(notification.channel, "Notified")
+    channel = channel_for(notification.channel)
+    verb = channel.verb if channel is not None else "Notified"
     what = {"page": "page", "recovery": "recovery note", "summary": "flapping summary"}[notification.kind]
     step = ""
     if notification.kind == Notification.Kind.PAGE:
@@ -109,7 +111,7 @@ def _record(notification: Notification, kind: str, message: str) -> None:
 
 
 def retry_delay(attempts: int) -> int:
-    base = int(getattr(settings, "NOTIFICATION_RETRY_BASE_SECONDS", 10))
+    base = settings.NOTIFICATION_RETRY_BASE_SECONDS
     return min(60, base * 2 ** max(0, attempts - 1))
 
 
@@ -141,31 +143,33 @@ def send_notification(notification_id: int) -> str:
         # The row stays locked while the message goes out (at most the send deadline), so a
         # duplicate task skips it instead of sending twice.
         try:
-            deliver(notification)
-        except DeliveryFailed as exc:
-            retry_in = _failed(notification, str(exc), now, permanent=exc.permanent)
+            outcome = deliver(notification)
         except Exception as exc:  # a bug must not leave the row pending forever, unseen
             logger.exception("sending notification %s crashed", notification.pk)
-            retry_in = _failed(notification, f"internal error: {type(exc).__name__}: {exc}", now,
-                               permanent=False)
-        else:
+            outcome = Retry(f"internal error: {type(exc).__name__}: {exc}")
+        if isinstance(outcome, Delivered):
             notification.status = Notification.Status.SENT
             notification.sent_at = now
             notification.attempts += 1
             notification.save(update_fields=["status", "sent_at", "attempts", "address"])
             _record(notification, TimelineEntry.Kind.NOTIFICATION, _describe(notification))
             _recover_late_page(notification)
+        else:
+            retry_in = _failed(notification, outcome.error, now, permanent=isinstance(outcome, Failed))
         failpoints.hit("after_send_before_commit")
     failpoints.hit("after_send_commit")
-    if retry_in is not None:
-        dispatch.send_notification_later(notification_id, retry_in)
+    # A retry's countdown stays short (at most a minute): the row's `due_at`, not the
+    # broker, is what guarantees the retry happens.
+    if retry_in is not None and not dispatch.enqueue(dispatch.SEND_NOTIFICATION, notification_id,
+                                                     countdown=min(retry_in, 60)):
+        mark_not_enqueued([notification_id])
     return notification.status
 
 
 def _failed(notification: Notification, error: str, now, *, permanent: bool) -> int | None:
     notification.attempts += 1
     notification.last_error = error[:2000]
-    max_retries = int(getattr(settings, "NOTIFICATION_MAX_RETRIES", 3))
+    max_retries = settings.NOTIFICATION_MAX_RETRIES
     retry_in = None
     if permanent or notification.attempts > max_retries:
         notification.status = Notification.Status.FAILED
@@ -192,9 +196,7 @@ def _recover_late_page(notification: Notification) -> None:
         return
     status = Incident.objects.filter(pk=notification.incident_id).values_list("status", flat=True).first()
     if status == Incident.Status.RESOLVED:
-        ids = create_recovery_notifications(notification.incident_id)
-        if ids:
-            dispatch.on_commit_send_notifications(ids)
+        write_recovery_notifications(notification.incident_id)
 
 
 # --- the tick's safety net ------------------------------------------------------------
@@ -204,7 +206,7 @@ def enqueue_due_notifications(now=None) -> int:
     """Hand pending, due rows to the broker when their task looks lost: never enqueued,
     enqueue failed, or enqueued longer ago than the grace period."""
     clock = now or db_now()
-    grace = timedelta(seconds=int(getattr(settings, "NOTIFICATION_RESEND_GRACE_SECONDS", 120)))
+    grace = timedelta(seconds=settings.NOTIFICATION_RESEND_GRACE_SECONDS)
     ids = list(
         Notification.objects.filter(status=Notification.Status.PENDING, due_at__lte=clock)
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=clock - grace))
@@ -213,7 +215,7 @@ def enqueue_due_notifications(now=None) -> int:
     )
     if ids:
         Notification.objects.filter(pk__in=ids).update(enqueued_at=clock)
-        dispatch.send_notifications_now(ids)
+        dispatch.enqueue_each(dispatch.SEND_NOTIFICATION, ids, mark_not_enqueued)
     return len(ids)
 
 
@@ -253,11 +255,17 @@ def _new_rows(incident_id: int, kind: str, pairs, key_suffix: str) -> list[int]:
     return created
 
 
-def create_recovery_notifications(incident_id: int) -> list[int]:
-    """One recovery row per (user, contact method) that a page reached. Idempotent."""
+def write_recovery_notifications(incident_id: int) -> list[int]:
+    """Write now, in the caller's transaction, one recovery row per (user, contact method)
+    that a page reached, and send them once it commits. Idempotent.
+
+    Written with the resolve, not after it: a broker that is down, or a process that dies
+    right after the commit, then costs one tick, never the recovery note."""
     reached = Q(status=Notification.Status.SENT, kind__in=[Notification.Kind.PAGE, Notification.Kind.SUMMARY])
     pairs = _recipients(incident_id, reached)
-    return _new_rows(incident_id, Notification.Kind.RECOVERY, pairs, "") if pairs else []
+    ids = _new_rows(incident_id, Notification.Kind.RECOVERY, pairs, "") if pairs else []
+    send_on_commit(ids)
+    return ids
 
 
 @transaction.atomic
@@ -277,6 +285,5 @@ def send_flapping_summary(incident_id: int) -> list[int]:
         status=Notification.Status.CANCELLED, status_reason=FOLDED_REASON
     )
     ids = _new_rows(incident_id, Notification.Kind.SUMMARY, pairs, f":{last_page}")
-    if ids:
-        dispatch.on_commit_send_notifications(ids)
+    send_on_commit(ids)
     return ids

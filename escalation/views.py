@@ -68,7 +68,7 @@ def link(request, token: str):
         return _page(request, "link_done.html", {**context, "message": _already(incident), "changed": False})
     if request.method == "GET":
         return _page(request, "link_confirm.html", context)
-    act = actions.acknowledge_incident if claim.action == "acknowledge" else actions.resolve_incident
+    act = actions.do_acknowledge_incident if claim.action == "acknowledge" else actions.do_resolve_incident
     result = act(incident.pk, by=user, via="email link")
     message = (
         f"Incident #{incident.pk} {DONE[claim.action]} as {user.get_username()}."
@@ -83,8 +83,7 @@ def link(request, token: str):
 def health(request):
     """200 while the beat tick runs and nothing is overdue; 503 otherwise (the watchdog:
     point an external monitor here, RELIABILITY T25)."""
-    tick_seconds = int(getattr(settings, "ESCALATION_TICK_SECONDS", 60))
-    max_age = int(getattr(settings, "ESCALATION_HEALTH_MAX_AGE_SECONDS", 0) or 3 * tick_seconds)
+    max_age = settings.ESCALATION_HEALTH_MAX_AGE_SECONDS or 3 * settings.ESCALATION_TICK_SECONDS
     now = db_now()
     state = EscalationTickState.objects.filter(name=TICK_STATE_NAME).first()
     age = (now - state.last_tick_at).total_seconds() if state and state.last_tick_at else None

@@ -41,7 +41,7 @@ class CheckedURL:
 
 def _allow_private() -> bool:
     # Only tests (pytest-httpserver on 127.0.0.1) turn this on.
-    return bool(getattr(settings, "ESCALATION_WEBHOOK_ALLOW_PRIVATE", False))
+    return settings.ESCALATION_WEBHOOK_ALLOW_PRIVATE
 
 
 def is_forbidden_address(address: str) -> bool:
@@ -124,7 +124,7 @@ def post_json(url: str, body: dict, headers: dict | None = None) -> int:
     """POST `body` to a checked, pinned address within one total deadline. Raises UnsafeURL
     or WebhookError; returns the 2xx status code."""
     checked = check_webhook_url(url)
-    deadline = float(getattr(settings, "ESCALATION_WEBHOOK_TIMEOUT_SECONDS", 10))
+    deadline = float(settings.ESCALATION_WEBHOOK_TIMEOUT_SECONDS)
     try:
         # A total deadline, not per-read timeouts: a target that trickles bytes must not
         # hold a worker longer than this.

@@ -1,7 +1,11 @@
-"""State changes of one incident, shared by the pipeline, the REST API and the portal.
+"""State changes of one incident, shared by the pipeline, the REST API, the portal, the
+admin and the emailed links.
 
-Each locks the incident row, checks the current state, writes the timeline, and leaves
-anything slow (notifications) to Celery after the commit."""
+Split as Zulip's `zerver/actions/`: a `check_*` reads an incident and returns why the change
+is refused (or None), raising only for a caller's mistake; a `do_*` writes. Every `do_*`
+docstring names the lock it takes or expects, and runs its check under that lock, since the
+state may change between a caller's read and the write. Anything slow (notifications,
+escalation steps) is handed to Celery after the commit."""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from escalation import dispatch
+from escalation import dispatch, engine, notify
 from incidents.models import Alert, Incident, TimelineEntry
+from oncall.schedule import who_is_on_call
 
 
 @dataclass
@@ -25,11 +30,57 @@ def _locked(incident_id: int) -> Incident:
     return Incident.objects.select_for_update().get(pk=incident_id)
 
 
-@transaction.atomic
-def acknowledge_incident(incident_id: int, *, by=None, via: str = "") -> ActionResult:
-    incident = _locked(incident_id)
+def describe_actor(user, via: str) -> str:
+    if user is not None:
+        name = user.get_full_name() or user.get_username()
+        return f"{name} ({via})" if via else name
+    return via or "system"
+
+
+# --- checks: why a change is refused, or None -------------------------------------------
+
+
+def check_acknowledge(incident: Incident) -> str | None:
     if incident.status != Incident.Status.TRIGGERED:
-        return ActionResult(incident, False, f"already {incident.status}")
+        return f"already {incident.status}"
+    return None
+
+
+def check_resolve(incident: Incident) -> str | None:
+    if incident.status == Incident.Status.RESOLVED:
+        return "already resolved"
+    return None
+
+
+def check_escalate_now(incident: Incident) -> str | None:
+    if incident.status != Incident.Status.TRIGGERED:
+        return f"only a triggered incident escalates; this one is {incident.status}"
+    steps = (incident.escalation_snapshot or {}).get("steps")
+    if steps is not None and incident.escalation_step >= len(steps):
+        return "every escalation step has fired already"
+    return None
+
+
+def check_reassign(incident: Incident, *, user=None, schedule=None) -> str | None:
+    """Raises ValueError unless exactly one of `user` and `schedule` is given."""
+    if incident.status == Incident.Status.RESOLVED:
+        return "a resolved incident is not reassigned"
+    if (user is None) == (schedule is None):
+        raise ValueError("reassign to exactly one of a user or a schedule")
+    return None
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_acknowledge_incident(incident_id: int, *, by=None, via: str = "") -> ActionResult:
+    """Takes the incident row lock (`select_for_update`); a caller may hold its alert rows'
+    locks already (the pipeline does), never the other way round."""
+    incident = _locked(incident_id)
+    refused = check_acknowledge(incident)
+    if refused:
+        return ActionResult(incident, False, refused)
     now = timezone.now()
     incident.status = Incident.Status.ACKNOWLEDGED
     incident.acknowledged_at = now
@@ -53,7 +104,9 @@ def acknowledge_incident(incident_id: int, *, by=None, via: str = "") -> ActionR
 
 
 @transaction.atomic
-def resolve_incident(incident_id: int, *, by=None, via: str = "") -> ActionResult:
+def do_resolve_incident(incident_id: int, *, by=None, via: str = "") -> ActionResult:
+    """Takes the locks of the incident's open alert rows, then the incident row lock
+    (`select_for_update`), closes every alert and resolves the incident."""
     # Lock order everywhere is alert rows, then the incident row (the pipeline locks the
     # open alert it was sent first), so concurrent resolves never deadlock.
     list(
@@ -63,20 +116,23 @@ def resolve_incident(incident_id: int, *, by=None, via: str = "") -> ActionResul
         .values_list("pk", flat=True)
     )
     incident = _locked(incident_id)
-    if incident.status == Incident.Status.RESOLVED:
-        return ActionResult(incident, False, "already resolved")
+    refused = check_resolve(incident)
+    if refused:
+        return ActionResult(incident, False, refused)
     now = timezone.now()
     # A person resolving closes every alert, so the next trigger opens a new incident. Read
     # again under the incident lock: an alert grouped into the incident meanwhile closes too.
     Alert.objects.filter(incident_id=incident_id, status=Alert.Status.OPEN).update(
         status=Alert.Status.RESOLVED, resolved_at=now
     )
-    mark_resolved(incident, now=now, by=by, via=via)
+    do_mark_resolved(incident, now=now, by=by, via=via)
     return ActionResult(incident, True, "resolved")
 
 
-def mark_resolved(incident: Incident, *, now, by=None, via: str = "") -> None:
-    """Resolve a locked incident whose alerts are all closed (caller's transaction)."""
+def do_mark_resolved(incident: Incident, *, now, by=None, via: str = "") -> None:
+    """Resolve an incident whose alerts are all closed. Call inside a transaction with the
+    incident row locked (`select_for_update`), after `check_resolve` found nothing to refuse.
+    The recovery notes are written now, with the resolve, and sent after the commit."""
     incident.status = Incident.Status.RESOLVED
     incident.resolved_at = now
     incident.resolved_by = by
@@ -92,33 +148,27 @@ def mark_resolved(incident: Incident, *, now, by=None, via: str = "") -> None:
         actor=by,
         created_at=now,
     )
-    dispatch.on_commit_send_recovery(incident.pk)
+    notify.write_recovery_notifications(incident.pk)
 
 
 @transaction.atomic
-def add_note(incident_id: int, *, by, text: str) -> TimelineEntry:
+def do_add_note(incident_id: int, *, by, text: str) -> TimelineEntry:
+    """Takes no lock: a note is a new timeline row and changes no state."""
     incident = Incident.objects.get(pk=incident_id)
     return TimelineEntry.objects.create(
         incident=incident, kind=TimelineEntry.Kind.NOTE, message=text, actor=by
     )
 
 
-def describe_actor(user, via: str) -> str:
-    if user is not None:
-        name = user.get_full_name() or user.get_username()
-        return f"{name} ({via})" if via else name
-    return via or "system"
-
-
 @transaction.atomic
-def escalate_now(incident_id: int, *, by) -> ActionResult:
-    """Fire the next escalation step now instead of waiting for its delay."""
+def do_escalate_now(incident_id: int, *, by) -> ActionResult:
+    """Fire the next escalation step now instead of waiting for its delay. Takes the
+    incident row lock (`select_for_update`); the step itself fires in the escalation task
+    enqueued after the commit."""
     incident = _locked(incident_id)
-    if incident.status != Incident.Status.TRIGGERED:
-        return ActionResult(incident, False, f"only a triggered incident escalates; this one is {incident.status}")
-    steps = (incident.escalation_snapshot or {}).get("steps")
-    if steps is not None and incident.escalation_step >= len(steps):
-        return ActionResult(incident, False, "every escalation step has fired already")
+    refused = check_escalate_now(incident)
+    if refused:
+        return ActionResult(incident, False, refused)
     now = timezone.now()
     incident.next_escalation_at = now
     incident.save(update_fields=["next_escalation_at"])
@@ -135,19 +185,15 @@ def escalate_now(incident_id: int, *, by) -> ActionResult:
 
 
 @transaction.atomic
-def reassign_incident(incident_id: int, *, by, user=None, schedule=None) -> ActionResult:
+def do_reassign_incident(incident_id: int, *, by, user=None, schedule=None) -> ActionResult:
     """Hand an open incident to a person, or to whoever is on call for a schedule, and page
     them at once through the escalation engine's own paging (their notification rules, the
-    same Notification rows and retries). The policy's remaining steps are left as they are."""
-    from escalation.engine import page_users
-    from escalation.models import Notification
-    from oncall.schedule import who_is_on_call
-
+    same Notification rows and retries). The policy's remaining steps are left as they are.
+    Takes the incident row lock (`select_for_update`)."""
     incident = _locked(incident_id)
-    if incident.status == Incident.Status.RESOLVED:
-        return ActionResult(incident, False, "a resolved incident is not reassigned")
-    if (user is None) == (schedule is None):
-        raise ValueError("reassign to exactly one of a user or a schedule")
+    refused = check_reassign(incident, user=user, schedule=schedule)
+    if refused:
+        return ActionResult(incident, False, refused)
     now = timezone.now()
     if user is not None:
         target, people, data = user.get_full_name() or user.get_username(), [user], {"user_id": user.pk}
@@ -155,11 +201,11 @@ def reassign_incident(incident_id: int, *, by, user=None, schedule=None) -> Acti
         target, data = f"schedule {schedule.name}", {"schedule_id": schedule.pk}
         people = who_is_on_call(schedule, now)
     notes = [] if people else [f"nobody is on call for {schedule.name}"]
-    # Not a policy step: step -1, and the n-th reassignment as the repeat, so paging the same
-    # person again on a later reassignment is a new page, not a deduplicated one.
+    # Not a policy step: the n-th reassignment is the repeat, so paging the same person
+    # again on a later reassignment is a new page, not a deduplicated one.
     ordinal = TimelineEntry.objects.filter(incident=incident, kind=TimelineEntry.Kind.REASSIGNED).count() + 1
-    created = page_users(incident, people, step_index=-1, repeat_index=ordinal, now=now, notes=notes)
-    paged = sorted({n.user.get_username() for n in created if n.user})
+    paged_now = engine.page_now(incident, people, repeat_index=ordinal, now=now, notes=notes)
+    paged = sorted({person.get_username() for person in people if person.pk in paged_now.user_ids})
     message = f"Reassigned to {target} by {describe_actor(by, 'web')}"
     message += f"; paging {', '.join(paged)}" if paged else "; nobody paged"
     if notes:
@@ -169,15 +215,18 @@ def reassign_incident(incident_id: int, *, by, user=None, schedule=None) -> Acti
         kind=TimelineEntry.Kind.REASSIGNED,
         message=message,
         actor=by,
-        data={**data, "paged_user_ids": [p.pk for p in people], "notification_ids": [n.pk for n in created],
+        data={**data, "paged_user_ids": [p.pk for p in people], "notification_ids": paged_now.notification_ids,
               "notes": notes},
         created_at=now,
     )
-    due = [n.pk for n in created if n.status == Notification.Status.PENDING and n.due_at <= now]
-    if due:
-        Notification.objects.filter(pk__in=due).update(enqueued_at=now)
-        dispatch.on_commit_send_notifications(due)
     summary = f"reassigned to {target}; " + (f"paging {', '.join(paged)}" if paged else "nobody paged")
     if notes:
         summary += " (" + "; ".join(notes) + ")"
     return ActionResult(incident, True, summary)
+
+
+# Old names, still called by tests outside this change (tests/portal, tests/integrations,
+# tests/incidents' noise tests); remove once those call the do_* names.
+acknowledge_incident = do_acknowledge_incident
+resolve_incident = do_resolve_incident
+add_note = do_add_note

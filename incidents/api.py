@@ -146,13 +146,13 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         incident = self.get_object()
-        return self._answer(actions.acknowledge_incident(incident.pk, by=request.user, via="api"))
+        return self._answer(actions.do_acknowledge_incident(incident.pk, by=request.user, via="api"))
 
     @extend_schema(request=None, responses=ActionAnswerSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         incident = self.get_object()
-        return self._answer(actions.resolve_incident(incident.pk, by=request.user, via="api"))
+        return self._answer(actions.do_resolve_incident(incident.pk, by=request.user, via="api"))
 
     @extend_schema(request=NoteSerializer, responses={201: TimelineItemSerializer})
     @action(detail=True, methods=["post"])
@@ -160,5 +160,5 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incident = self.get_object()
         serializer = NoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        entry = actions.add_note(incident.pk, by=request.user, text=serializer.validated_data["text"])
+        entry = actions.do_add_note(incident.pk, by=request.user, text=serializer.validated_data["text"])
         return Response(TimelineItemSerializer(entry_item(entry)).data, status=status.HTTP_201_CREATED)

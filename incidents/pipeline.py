@@ -211,7 +211,7 @@ def _acknowledge(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
     alert = _open_alert(key, event.dedup_key)
     if alert is None:
         return Outcome(Event.Outcome.IGNORED, event.dedup_key, None, reason="no open alert")
-    result = actions.acknowledge_incident(alert.incident_id, via="alert source")
+    result = actions.do_acknowledge_incident(alert.incident_id, via="alert source")
     if not result.changed:
         return Outcome(Event.Outcome.IGNORED, event.dedup_key, alert.incident_id, reason=result.message)
     return Outcome(Event.Outcome.ACKNOWLEDGED, event.dedup_key, alert.incident_id)
@@ -242,5 +242,5 @@ def _resolve(key: IntegrationKey, event: NormalizedEvent, via: str = "alert sour
             reason=f"alert resolved; {still_open} other alert(s) of the incident still open",
         )
     if incident.status != Incident.Status.RESOLVED:
-        actions.mark_resolved(incident, now=now, via=via)
+        actions.do_mark_resolved(incident, now=now, via=via)
     return Outcome(Event.Outcome.RESOLVED, event.dedup_key, incident.pk)

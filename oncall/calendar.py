@@ -24,7 +24,7 @@ def feed_url(token: CalendarFeedToken | None) -> str | None:
 
 
 def build_calendar(user, now: datetime) -> bytes:
-    weeks = int(getattr(settings, "ONCALL_CALENDAR_WEEKS", 8))
+    weeks = settings.ONCALL_CALENDAR_WEEKS
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//Vigil//On-call shifts//EN")
     calendar.add("version", "2.0")

@@ -82,11 +82,3 @@ class IsTeamAdminOrReadOnly(BasePermission):
             return True
         return is_team_admin(request.user, team_of(obj, getattr(view, "team_attribute", "team")))
 
-
-class IsSuperuserOrReadOnly(BasePermission):
-    """For things only superusers create (teams themselves)."""
-
-    def has_permission(self, request, view) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        return request.method in SAFE_METHODS or request.user.is_superuser

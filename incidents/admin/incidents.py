@@ -122,7 +122,7 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.action(description="Acknowledge selected incidents")
     def acknowledge_selected(self, request, queryset):
         changed = sum(
-            actions.acknowledge_incident(pk, by=request.user, via="admin").changed
+            actions.do_acknowledge_incident(pk, by=request.user, via="admin").changed
             for pk in queryset.values_list("pk", flat=True)
         )
         self.message_user(request, f"Acknowledged {changed} incident(s).", messages.SUCCESS)
@@ -130,7 +130,7 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.action(description="Resolve selected incidents")
     def resolve_selected(self, request, queryset):
         changed = sum(
-            actions.resolve_incident(pk, by=request.user, via="admin").changed
+            actions.do_resolve_incident(pk, by=request.user, via="admin").changed
             for pk in queryset.values_list("pk", flat=True)
         )
         self.message_user(request, f"Resolved {changed} incident(s).", messages.SUCCESS)

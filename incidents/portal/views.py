@@ -199,7 +199,7 @@ def _report(request, result: actions.ActionResult, done: str) -> None:
 @require_POST
 def acknowledge(request, pk: int):
     incident = _incident_or_404(request.user, pk)
-    result = actions.acknowledge_incident(incident.pk, by=request.user, via="web")
+    result = actions.do_acknowledge_incident(incident.pk, by=request.user, via="web")
     _report(request, result, f"Incident #{incident.pk} acknowledged.")
     return redirect("incident-detail", pk=incident.pk)
 
@@ -217,7 +217,7 @@ def resolve(request, pk: int):
                 "incidents/resolve_confirm.html",
                 {"section": "incidents", "incident": incident, "firing": firing},
             )
-    result = actions.resolve_incident(incident.pk, by=request.user, via="web")
+    result = actions.do_resolve_incident(incident.pk, by=request.user, via="web")
     _report(request, result, f"Incident #{incident.pk} resolved.")
     return redirect("incident-detail", pk=incident.pk)
 
@@ -232,7 +232,7 @@ def add_note(request, pk: int):
     elif len(text) > NOTE_MAX:
         messages.error(request, f"A note can be at most {NOTE_MAX} characters.")
     else:
-        actions.add_note(incident.pk, by=request.user, text=text)
+        actions.do_add_note(incident.pk, by=request.user, text=text)
         messages.success(request, "Note added.")
     return redirect("incident-detail", pk=incident.pk)
 
@@ -241,7 +241,7 @@ def add_note(request, pk: int):
 @require_POST
 def escalate(request, pk: int):
     incident = _incident_or_404(request.user, pk)
-    result = actions.escalate_now(incident.pk, by=request.user)
+    result = actions.do_escalate_now(incident.pk, by=request.user)
     _report(request, result, "The next escalation step fires now.")
     return redirect("incident-detail", pk=incident.pk)
 
@@ -254,6 +254,6 @@ def reassign(request, pk: int):
     if target is None:
         messages.error(request, "Choose a member or schedule of this incident's team.")
         return redirect("incident-detail", pk=incident.pk)
-    result = actions.reassign_incident(incident.pk, by=request.user, **target)
+    result = actions.do_reassign_incident(incident.pk, by=request.user, **target)
     _report(request, result, result.message[:1].upper() + result.message[1:] + ".")
     return redirect("incident-detail", pk=incident.pk)

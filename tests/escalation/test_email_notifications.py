@@ -118,11 +118,11 @@ def test_resolve_sends_one_recovery_note_to_everyone_paged(smtp, clock, tick, co
 
 
 def test_a_recovery_whose_task_was_lost_is_sent_by_a_later_tick(smtp, clock, tick, committed, t21_key, people):
-    from incidents.actions import resolve_incident
+    from incidents.actions import do_resolve_incident
 
     incident = committed(make_incident, t21_key)
     assert smtp.take() == ["alice@example.com"]
-    resolve_incident(incident.pk, by=people["alice"], via="test")  # its after-commit send never runs
+    do_resolve_incident(incident.pk, by=people["alice"], via="test")  # its after-commit send never runs
     assert Notification.objects.get(incident=incident, kind="recovery").status == "pending"
     tick()
     assert smtp.take() == []  # the task may still be on its way: wait the grace period

@@ -168,7 +168,7 @@ def test_maintenance_hold_skips_the_incident_until_it_is_released(smtp, clock, t
 
 def test_an_acknowledged_incident_is_never_claimed(smtp, clock, tick, t21_key):
     incident = make_incident(t21_key)
-    actions.acknowledge_incident(incident.pk, via="test")
+    actions.do_acknowledge_incident(incident.pk, via="test")
     clock.to(60)
     assert tick().steps == 0
     assert smtp.take() == []

@@ -1,4 +1,4 @@
-"""A reassignment page (incidents.actions.reassign_incident -> the engine's page_users with
+"""A reassignment page (incidents.actions.do_reassign_incident -> the engine's page_now, a page
 step -1) says the incident was reassigned to the recipient and by whom, in the email and in
 the webhook bodies, instead of reading like an escalation step."""
 
@@ -34,7 +34,7 @@ def incident(t21_key):
 def test_a_reassignment_email_says_who_reassigned_the_incident_to_the_recipient(
     smtp, committed, incident, rita, colin
 ):
-    committed(actions.reassign_incident, incident.pk, by=rita, user=colin)
+    committed(actions.do_reassign_incident, incident.pk, by=rita, user=colin)
 
     [mail] = smtp.mails
     assert mail.to == "colin@example.com"
@@ -49,7 +49,7 @@ def test_a_reassignment_to_a_schedule_tells_the_recipient_they_are_on_call_for_i
     smtp, committed, incident, rita, colin, sre
 ):
     night_shift = always_on_call(colin, team=sre, name="Night shift")
-    committed(actions.reassign_incident, incident.pk, by=rita, schedule=night_shift)
+    committed(actions.do_reassign_incident, incident.pk, by=rita, schedule=night_shift)
 
     [mail] = smtp.mails
     assert mail.text.splitlines()[0] == (
@@ -64,7 +64,7 @@ def test_a_reassignment_webhook_says_reassigned_and_has_no_step(
     settings.ESCALATION_WEBHOOK_ALLOW_PRIVATE = True  # pytest-httpserver listens on 127.0.0.1
     httpserver.expect_request("/hooks/colin", method="POST").respond_with_json({"ok": True})
     ContactMethod.objects.filter(user=colin).update(kind="webhook", address=httpserver.url_for("/hooks/colin"))
-    committed(actions.reassign_incident, incident.pk, by=rita, user=colin)
+    committed(actions.do_reassign_incident, incident.pk, by=rita, user=colin)
 
     [(request, _response)] = httpserver.log
     body = json.loads(request.data)
@@ -82,7 +82,7 @@ def test_a_reassignment_slack_message_says_reassigned_to_whom_by_whom(
     ContactMethod.objects.filter(user=colin).update(
         kind="webhook", address=httpserver.url_for("/slack"), slack_format=True
     )
-    committed(actions.reassign_incident, incident.pk, by=rita, user=colin)
+    committed(actions.do_reassign_incident, incident.pk, by=rita, user=colin)
 
     [(request, _response)] = httpserver.log
     lines = json.loads(request.data)["text"].splitlines()

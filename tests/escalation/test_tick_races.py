@@ -21,6 +21,12 @@ from tests.escalation.conftest import due_incidents
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture(autouse=True)
+def failpoints_enabled(settings):
+    """The pauses below are failpoint hooks, which act only when the setting allows."""
+    settings.FAILPOINTS_ENABLED = True
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -123,7 +129,7 @@ def test_t20_ack_while_the_tick_holds_the_row_waits_and_no_page_follows_its_comm
     with failpoints.installed("before_fire_step", pause):
         ticker = in_thread(run_escalation_tick, results, errors)
         assert pause.reached.wait(timeout=10)
-        acker = in_thread(lambda: actions.acknowledge_incident(incident.pk, by=people["bob"], via="api"),
+        acker = in_thread(lambda: actions.do_acknowledge_incident(incident.pk, by=people["bob"], via="api"),
                           results, errors)
         time.sleep(0.5)
         assert acker.is_alive(), "the acknowledge must wait for the tick's row lock"
@@ -151,7 +157,7 @@ def test_t20_ack_that_commits_before_the_claim_means_no_page(smtp, tasks_inline,
     with failpoints.installed("tick_before_claim", pause):
         ticker = in_thread(run_escalation_tick, results, errors)
         assert pause.reached.wait(timeout=10)
-        actions.acknowledge_incident(incident.pk, by=people["bob"], via="api")
+        actions.do_acknowledge_incident(incident.pk, by=people["bob"], via="api")
         pause.release.set()
         ticker.join(timeout=30)
     assert not errors and results[0].steps == 0
@@ -167,7 +173,7 @@ def test_t20_ack_between_the_step_and_the_send_cancels_the_page(smtp, tasks_inli
         ticker = in_thread(run_escalation_tick, results, errors)
         assert pause.reached.wait(timeout=10)  # the step is committed, the send not begun
         assert Notification.objects.get(incident=incident).status == "pending"
-        actions.acknowledge_incident(incident.pk, by=people["bob"], via="api")
+        actions.do_acknowledge_incident(incident.pk, by=people["bob"], via="api")
         pause.release.set()
         ticker.join(timeout=30)
     assert not errors

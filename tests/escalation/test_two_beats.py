@@ -68,7 +68,8 @@ def test_two_beats_at_once_send_as_many_pages_as_one_and_log_that_the_lock_is_he
     )
     PeriodicTask.objects.exclude(task="check_inbound_escalation_timeouts").update(enabled=False)
 
-    env = child_env(smtp.port, unit_seconds=1, NOTIFICATION_RESEND_GRACE_SECONDS="1", FAILPOINT_SLEEP=CLAIM_PAUSE)
+    env = child_env(smtp.port, unit_seconds=1, NOTIFICATION_RESEND_GRACE_SECONDS="1", FAILPOINTS_ENABLED="true",
+                    FAILPOINT_SLEEP=CLAIM_PAUSE)
     logs = {name: tmp_path / f"{name}.log" for name in ("worker-1", "worker-2", "beat-1", "beat-2")}
     procs = [start_worker(env, logs["worker-1"], name="w1"), start_worker(env, logs["worker-2"], name="w2"),
              start_beat(env, logs["beat-1"], tmp_path / "beat-1-schedule")]

@@ -1,7 +1,8 @@
 """RELIABILITY T17: a Celery worker killed mid-escalation loses no step and pages nobody twice.
 
 A real `celery worker -c 1` runs with FAILPOINT set: its pool process dies there with exit
-code 137 (escalation/failpoints.py: `os._exit(137)`, what a SIGKILL leaves behind), in the
+code 137 (escalation/failpoints.py: `os._exit(137)`, what a SIGKILL leaves behind; only with
+FAILPOINTS_ENABLED, which this test alone sets in the doomed worker's environment), in the
 middle of a step (the escalation task) or of a send (the notification task). The worker is
 then restarted without the failpoint and the beat tick is published through the broker
 until the policy's second step has gone out.
@@ -62,7 +63,7 @@ def test_a_worker_killed_mid_escalation_loses_no_step_and_the_responder_sees_one
     env = child_env(smtp.port, unit_seconds=1, NOTIFICATION_RESEND_GRACE_SECONDS="1")
     doomed_log, log = tmp_path / "doomed-worker.log", tmp_path / "worker.log"
 
-    doomed = start_worker({**env, "FAILPOINT": failpoint}, doomed_log, name="doomed")
+    doomed = start_worker({**env, "FAILPOINTS_ENABLED": "true", "FAILPOINT": failpoint}, doomed_log, name="doomed")
     worker = None
     try:
         wait_for_log(doomed_log, "ready.", timeout=60)

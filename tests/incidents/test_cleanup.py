@@ -9,11 +9,25 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from escalation.cleanup import cleanup_old_inbound_events
 from escalation.models import Notification
-from escalation.tasks import cleanup_old_inbound_events as cleanup_task
 from incidents import actions
+from incidents.cleanup import cleanup_old_inbound_events
 from incidents.models import Alert, ChangeEvent, Event, Incident, TimelineEntry
+from incidents.tasks import cleanup_old_inbound_events as cleanup_task
+
+# The escalation tests' fixtures: incidents paged and resolved through the real engine and
+# a local SMTP server, so old incidents have notifications to delete.
+from tests.escalation.conftest import (  # noqa: F401
+    committed,
+    empty_redis,
+    fast_password_hashing,
+    people,
+    smtp,
+    sre,
+    t21_key,
+    t21_policy,
+    tasks_inline,
+)
 from tests.factories import make_incident
 
 pytestmark = pytest.mark.django_db
@@ -32,19 +46,19 @@ def aged(incident: Incident, days: int) -> Incident:
 
 
 @pytest.fixture
-def history(committed, smtp, t21_key, people):
+def history(committed, smtp, t21_key, people):  # noqa: F811 (the imported fixtures)
     """Two old resolved incidents, a recent resolved one, and old open ones."""
     old = []
     for _ in range(2):
         incident = committed(make_incident, t21_key)
-        committed(actions.resolve_incident, incident.pk, by=people["alice"], via="test")
+        committed(actions.do_resolve_incident, incident.pk, by=people["alice"], via="test")
         old.append(aged(incident, 100))
     recent = committed(make_incident, t21_key)
-    committed(actions.resolve_incident, recent.pk, by=people["alice"], via="test")
+    committed(actions.do_resolve_incident, recent.pk, by=people["alice"], via="test")
     aged(recent, 30)
     old_triggered = aged(make_incident(t21_key), 400)
     old_acked = make_incident(t21_key)
-    actions.acknowledge_incident(old_acked.pk, via="test")
+    actions.do_acknowledge_incident(old_acked.pk, via="test")
     aged(old_acked, 400)
     long_ago = timezone.now() - timedelta(days=120)
     stray = Event.objects.create(format="events_v2", action="acknowledge", outcome="ignored", received_at=long_ago)

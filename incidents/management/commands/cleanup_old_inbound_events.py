@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from escalation.cleanup import DEFAULT_BATCH, cleanup_old_inbound_events
+from incidents.cleanup import DEFAULT_BATCH, cleanup_old_inbound_events
 
 LABELS = [
     ("incidents", "resolved incidents"),

@@ -1,5 +1,10 @@
 """Retention: forget resolved incidents and stray events older than INBOUND_RETENTION_DAYS.
 
+An incident goes with every row that hangs off it: its alerts and timeline by this app's
+foreign keys, and the escalation app's Notification rows by theirs (`on_delete=CASCADE`),
+so the escalation app needs no step of its own here; Notification is imported only to
+count what a dry run would delete.
+
 Deletes in bounded batches, one short transaction each, so ingest (which locks alert and
 incident rows) never waits behind a long delete. Triggered and acknowledged incidents are
 never deleted, however old: someone still owes them an answer."""
@@ -40,8 +45,7 @@ class CleanupReport:
 
 
 def cutoff_for(now: datetime | None = None) -> datetime:
-    days = int(getattr(settings, "INBOUND_RETENTION_DAYS", 90))
-    return (now or timezone.now()) - timedelta(days=days)
+    return (now or timezone.now()) - timedelta(days=settings.INBOUND_RETENTION_DAYS)
 
 
 def old_incidents(cutoff: datetime):

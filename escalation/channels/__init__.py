@@ -1,0 +1,38 @@
+"""The channel registry: one module per way of reaching a person, one line here each.
+
+Adding SMS, voice, Slack or push is a module with a `Channel` subclass, its line in
+CHANNELS, and its `ContactMethod.Kind` choice (a test fails while a kind has no channel)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from escalation.channels.base import BadAddress, Channel, Delivered, Failed, Outcome, Retry
+from escalation.channels.email import EmailChannel
+from escalation.channels.webhook import WebhookChannel
+
+CHANNELS: dict[str, type[Channel]] = {
+    EmailChannel.kind: EmailChannel,
+    WebhookChannel.kind: WebhookChannel,
+}
+
+__all__ = ["CHANNELS", "BadAddress", "Channel", "Delivered", "Failed", "Outcome", "Retry",
+           "channel_for", "check_contact_address"]
+
+
+def channel_for(kind: str) -> Channel | None:
+    cls = CHANNELS.get(kind)
+    return cls() if cls is not None else None
+
+
+def check_contact_address(kind: str, address: str) -> None:
+    """Raise ValidationError({"address": [why]}) unless `kind`'s channel can use `address`.
+    Does I/O (a webhook's host is resolved): call it from forms, serializers and actions,
+    never from a model method."""
+    channel = channel_for(kind)
+    if channel is None:
+        raise ValidationError({"kind": [f"unknown channel {kind!r}"]})
+    try:
+        channel.check_address(address)
+    except BadAddress as exc:
+        raise ValidationError({"address": [str(exc)]}) from None

@@ -1,0 +1,54 @@
+"""What every channel is: a kind, a label, a timeline verb, an address check and a send.
+
+A channel only knows how to reach one kind of address once. Everything around a send is
+shared by `escalation.notify`, never per channel: the row lock and the due/wanted checks,
+retries with backoff, the idempotency key (the email's Message-ID, the webhook's
+Idempotency-Key), the timeline line and the failure record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from escalation.models import Notification
+
+
+class BadAddress(ValueError):
+    """The address cannot be used by this channel; the message says why (shown to the user)."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The other side took the message."""
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Not delivered this time; worth another try after the backoff."""
+
+    error: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Not delivered, and another try would fail the same way."""
+
+    error: str
+
+
+Outcome = Delivered | Retry | Failed
+
+
+class Channel:
+    kind: ClassVar[str]  # ContactMethod.Kind value
+    label: ClassVar[str]
+    verb: ClassVar[str]  # the timeline's "<verb> alice (address): page, step 1"
+
+    def check_address(self, address: str) -> None:
+        """Raise BadAddress unless `address` can be used (at save; sends check again)."""
+        raise NotImplementedError
+
+    def send(self, notification: Notification, context: dict) -> Outcome:
+        """Send once to `notification.address`. `context` is `messages.context_for` plus
+        `idempotency_key` and `message_id`, the same on every attempt of this notification."""
+        raise NotImplementedError
