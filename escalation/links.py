@@ -9,10 +9,14 @@ web server, the only clock that checks it (RELIABILITY T23)."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
+from django.utils.crypto import salted_hmac
+
+from oncall.models import TeamMembership
 
 SALT = "ack-link"
 ACTIONS = ("acknowledge", "resolve")
@@ -57,6 +61,31 @@ def make_token(incident, user, action: str) -> str:
 
 def make_url(incident, user, action: str) -> str:
     return f"{settings.SITE_URL}/ack/{make_token(incident, user, action)}/"
+
+
+def form_proof(token: str) -> str:
+    """The confirm page's hidden field: bound to this one token by the server's secret, so
+    the POST that acts must come from the page Vigil rendered for the link. It replaces
+    Django's CSRF check, which leans on Origin/Referer and fails for a page sent with
+    `Referrer-Policy: no-referrer` (Chromium then posts `Origin: null`)."""
+    return salted_hmac("vigil.ack-link.form", token, algorithm="sha256").hexdigest()
+
+
+def proof_matches(token: str, presented: str) -> bool:
+    return hmac.compare_digest(form_proof(token), presented or "")
+
+
+def refusal(user, incident) -> str:
+    """Why this link's person may no longer act on the incident ('' if they may): checked
+    when the button is pressed, not only when the link was made."""
+    if not user.is_active:
+        return f"The account {user.get_username()} is deactivated, so this link no longer acts."
+    if user.is_superuser or incident.team_id is None:
+        return ""
+    if not TeamMembership.objects.filter(user=user, team_id=incident.team_id).exists():
+        return (f"{user.get_username()} is no longer a member of the team of incident #{incident.pk}, "
+                f"so this link no longer acts for them.")
+    return ""
 
 
 def read_token(token: str) -> LinkClaim:

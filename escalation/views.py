@@ -2,11 +2,13 @@
 
 A link's GET only shows a confirmation page: mail scanners (Safe Links and the like)
 prefetch every link in a message, and must never acknowledge anything. The POST of that
-page's form (CSRF-protected) acts, through the same `incidents.actions` as the API."""
+page's form acts, through the same `incidents.actions` as the API. The signed link is the
+credential, so the form is not tied to a session: it carries a field derived from the token
+(`links.form_proof`), and who may act is checked again when the button is pressed."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,6 +17,7 @@ from django.shortcuts import render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from escalation import links
@@ -46,9 +49,27 @@ def _page(request, template: str, context: dict, status: int = 200):
 
 
 def _already(incident: Incident) -> str:
-    return f"Incident #{incident.pk} is already {incident.status}."
+    """'... already acknowledged by alice (email link) at 2026-12-04 03:12 UTC.'"""
+    if incident.status == Incident.Status.RESOLVED:
+        by, via, at = incident.resolved_by, incident.resolved_via, incident.resolved_at
+    elif incident.status == Incident.Status.ACKNOWLEDGED:
+        by, via, at = incident.acknowledged_by, incident.acknowledged_via, incident.acknowledged_at
+    else:
+        return f"Incident #{incident.pk} is {incident.status}: this link was made before its last change."
+    who = by.get_username() if by is not None else (via or "the system")
+    if by is not None and via:
+        who += f" ({via})"
+    when = f" at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if at else ""
+    return f"Incident #{incident.pk} is already {incident.status} by {who}{when}."
 
 
+def _refused(request, context: dict, reason: str):
+    return _page(request, "link_refused.html", {**context, "reason": reason}, status=403)
+
+
+# The token is the credential and `form_proof` binds the form to it; Django's CSRF check
+# would refuse the `Origin: null` that a no-referrer page makes browsers send.
+@csrf_exempt
 @never_cache
 @require_http_methods(["GET", "POST"])
 def link(request, token: str):
@@ -59,15 +80,21 @@ def link(request, token: str):
     except links.LinkInvalid:
         return _page(request, "link_invalid.html", {}, status=400)
     incident = Incident.objects.filter(pk=claim.incident_id).first()
-    user = get_user_model().objects.filter(pk=claim.user_id, is_active=True).first()
+    user = get_user_model().objects.filter(pk=claim.user_id).first()
     if incident is None or user is None:
         return _page(request, "link_invalid.html", {"gone": True}, status=404)
     context = {"incident": incident, "action": claim.action, "verb": VERB[claim.action], "link_user": user}
+    reason = links.refusal(user, incident)
+    if reason:
+        return _refused(request, context, reason)
     if links.status_version(incident, claim.action) != claim.version:
         # Used already (or overtaken): the link is dead, and says why.
         return _page(request, "link_done.html", {**context, "message": _already(incident), "changed": False})
     if request.method == "GET":
-        return _page(request, "link_confirm.html", context)
+        return _page(request, "link_confirm.html", {**context, "proof": links.form_proof(token)})
+    if not links.proof_matches(token, request.POST.get("confirm", "")):
+        return _refused(request, context, "This request did not come from Vigil's confirmation page for "
+                                          "this link. Open the link again and press the button.")
     act = actions.do_acknowledge_incident if claim.action == "acknowledge" else actions.do_resolve_incident
     result = act(incident.pk, by=user, via="email link")
     message = (

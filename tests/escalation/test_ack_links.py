@@ -14,6 +14,7 @@ from django.test import Client
 
 from escalation import links
 from incidents.models import Incident, TimelineEntry
+from oncall.models import TeamMembership
 from tests.factories import api_client_for, make_incident
 
 pytestmark = pytest.mark.django_db
@@ -25,11 +26,11 @@ def link_paths(mail) -> dict[str, str]:
 
 
 def confirm(client: Client, path: str):
-    """What a person does: open the link, press the button on the page (CSRF token and all)."""
+    """What a person does: open the link, press the button on the page (with its hidden field)."""
     page = client.get(path)
     assert page.status_code == 200, page.content
-    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content).group(1).decode()
-    return client.post(path, {"csrfmiddlewaretoken": token})
+    proof = re.search(rb'name="confirm" value="([^"]+)"', page.content).group(1).decode()
+    return client.post(path, {"confirm": proof})
 
 
 @pytest.fixture
@@ -72,10 +73,11 @@ def test_post_from_the_confirmation_page_acknowledges_as_the_paged_user(paged, p
     assert smtp.take() == []  # escalation stopped
 
 
-def test_post_without_the_csrf_token_is_refused(paged):
+def test_post_without_the_confirmation_field_is_refused(paged):
     incident, paths = paged
     response = Client(enforce_csrf_checks=True).post(paths["acknowledge"])
     assert response.status_code == 403
+    assert b"did not come from Vigil&#x27;s confirmation page" in response.content
     incident.refresh_from_db()
     assert incident.status == "triggered"
 
@@ -88,7 +90,7 @@ def test_a_reused_link_says_already_acknowledged_and_writes_nothing(paged):
     for method in (client.get, client.post):
         response = method(paths["acknowledge"])
         assert response.status_code == 200
-        assert f"Incident #{incident.pk} is already acknowledged.".encode() in response.content
+        assert f"Incident #{incident.pk} is already acknowledged by alice (email link) at ".encode() in response.content
         assert b'method="post"' not in response.content.split(b"<main", 1)[1]
     assert TimelineEntry.objects.filter(incident=incident).count() == entries
 
@@ -154,11 +156,32 @@ def test_a_link_signed_with_another_salt_is_refused(paged, people):
     assert Client().post(f"/ack/{forged}/").status_code == 400
 
 
+def test_a_proof_made_for_another_link_is_refused(paged, people):
+    incident, paths = paged
+    other = links.form_proof(links.make_token(incident, people["bob"], "acknowledge"))
+    response = Client().post(paths["acknowledge"], {"confirm": other})
+    assert response.status_code == 403
+    incident.refresh_from_db()
+    assert incident.status == "triggered"
+
+
+def test_a_link_of_someone_removed_from_the_team_no_longer_acts(paged, people):
+    incident, paths = paged
+    TeamMembership.objects.filter(user=people["alice"]).delete()
+    refused = Client().get(paths["acknowledge"])
+    assert refused.status_code == 403
+    assert b"no longer a member of the team" in refused.content
+    incident.refresh_from_db()
+    assert incident.status == "triggered"
+
+
 def test_a_link_of_a_deactivated_user_no_longer_acts(paged, people):
     incident, paths = paged
     people["alice"].is_active = False
     people["alice"].save(update_fields=["is_active"])
-    assert Client().get(paths["acknowledge"]).status_code == 404
+    refused = Client().get(paths["acknowledge"])
+    assert refused.status_code == 403
+    assert b"alice is deactivated" in refused.content
     incident.refresh_from_db()
     assert incident.status == "triggered"
 
@@ -176,9 +199,9 @@ def test_t06_link_api_and_browser_acknowledge_at_once_make_one_transition(smtp, 
     def via_link():
         client = Client()
         page = client.get(ack_path)
-        token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', page.content).group(1).decode()
+        proof = re.search(rb'name="confirm" value="([^"]+)"', page.content).group(1).decode()
         barrier.wait(timeout=10)
-        answers["link"] = client.post(ack_path, {"csrfmiddlewaretoken": token}).status_code
+        answers["link"] = client.post(ack_path, {"confirm": proof}).status_code
 
     def via_api():
         client = api_client_for(people["bob"])

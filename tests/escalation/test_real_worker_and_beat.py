@@ -31,8 +31,8 @@ UNIT_SECONDS = 3  # one policy "minute"
 def confirm_link(client: httpx.Client, url: str) -> httpx.Response:
     page = client.get(url)
     assert page.status_code == 200
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    return client.post(url, data={"csrfmiddlewaretoken": token})
+    proof = re.search(r'name="confirm" value="([^"]+)"', page.text).group(1)
+    return client.post(url, data={"confirm": proof})
 
 
 def test_real_worker_and_beat_page_in_order_stop_on_the_emailed_ack_and_send_recovery(

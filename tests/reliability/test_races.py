@@ -32,6 +32,7 @@ PASSWORD = "correct horse battery"
 LIMITED_REDIS_DB = 3
 LIMIT = 120
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+LINK_PROOF_FIELD = re.compile(r'name="confirm" value="([^"]+)"')
 
 
 def v2_trigger(raw_key: str, dedup_key: str) -> dict:
@@ -254,12 +255,12 @@ def test_portal_link_and_api_acknowledging_at_once_acknowledge_once(strict, sett
             assert incident.next_escalation_at is not None
             portal_csrf = csrf_token(portal.get(f"/incidents/{incident.pk}/"))
             link = f"/ack/{links.make_token(incident, bob, 'acknowledge')}/"
-            link_csrf = csrf_token(mail_reader.get(link))
+            link_proof = LINK_PROOF_FIELD.search(mail_reader.get(link).text).group(1)
 
             by_portal, by_link, by_api = run_together([
                 partial(portal.post, f"/incidents/{incident.pk}/acknowledge/",
                         data={"csrfmiddlewaretoken": portal_csrf}),
-                partial(mail_reader.post, link, data={"csrfmiddlewaretoken": link_csrf}),
+                partial(mail_reader.post, link, data={"confirm": link_proof}),
                 partial(script.post, f"/api/v1/incidents/{incident.pk}/acknowledge/",
                         headers={"Authorization": f"Token {bob_token}"}),
             ])
