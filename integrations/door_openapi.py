@@ -54,7 +54,11 @@ class DoorSchema(AutoSchema):
         return [PATH_KEY] if self.door_path.has_path_key else []
 
     def get_request_serializer(self):
-        return shape(self.spec.request_schema) if self.spec.reads_body else None
+        if not self.spec.reads_body:
+            return None
+        declared = shape(self.spec.request_schema)
+        # drf-spectacular reads a bare dict here as {media type: schema}.
+        return {"application/json": declared} if isinstance(declared, dict) else declared
 
     def get_response_serializers(self):
         # 400 for a body that does not parse or validate, 401 for a key, 413 for a body that
