@@ -6,8 +6,6 @@ dict), so that formats stay free of DRF; this is where the names are resolved.""
 
 from __future__ import annotations
 
-import inspect
-
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 
@@ -41,8 +39,7 @@ class DoorSchema(AutoSchema):
         return self.door_path.summaries[self.method.lower()]
 
     def get_description(self):
-        # The format module's docstring says what the door is for.
-        return inspect.getdoc(inspect.getmodule(self.spec.parse)) or ""
+        return self.spec.description
 
     def get_tags(self):
         return ["ingest"]

@@ -65,8 +65,15 @@ class Door(APIView):
 
     @classmethod
     def for_path(cls, spec: DoorSpec, door_path: DoorPath):
-        # OPTIONS stays answered as on any DRF view; every other method is the spec's.
-        return cls.as_view(spec=spec, door_path=door_path, http_method_names=[*door_path.methods, "options"])
+        # OPTIONS stays answered as on any DRF view; every other method is the path's.
+        return cls.as_view(spec=spec, door_path=door_path, http_method_names=[*door_path.answers, "options"])
+
+    # What OPTIONS (DRF's metadata) calls this door.
+    def get_view_name(self) -> str:
+        return self.door_path.summaries[self.door_path.methods[0]]
+
+    def get_view_description(self, html=False) -> str:
+        return self.spec.description
 
     def get(self, request, key: str | None = None):
         return self.handle(request, key)

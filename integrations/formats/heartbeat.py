@@ -48,9 +48,9 @@ def cron_snippet(base: str, raw_key: str) -> str:
 
 DOOR = DoorSpec(
     slug="heartbeat",
-    # HEAD is answered as GET (Django's rule), so only GET and POST are documented.
+    # HEAD is answered as GET.
     paths=(DoorPath("heartbeat", "api/heartbeat/{key}",
-                    {"get": "Heartbeat", "post": "Heartbeat (POST; any body is ignored)", "head": ""}),),
+                    {"get": "Heartbeat", "post": "Heartbeat (POST; any body is ignored)"}),),
     key_from=(path_key,),
     parse=parse,
     ok_status=200,

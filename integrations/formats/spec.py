@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -152,7 +153,13 @@ class DoorPath:
 
     @property
     def methods(self) -> tuple[str, ...]:
+        """The documented methods."""
         return tuple(self.summaries)
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """The methods answered: HEAD too wherever GET is (Django's rule for any view)."""
+        return self.methods + (("head",) if "get" in self.methods else ())
 
     @property
     def has_path_key(self) -> bool:
@@ -199,6 +206,11 @@ class DoorSpec:
     def key_in_body(self) -> bool:
         """The key is inside the body, so a body that does not parse has no key either."""
         return any(reader.in_body for reader in self.key_from)
+
+    @property
+    def description(self) -> str:
+        """What the door is for: its format module's docstring (OpenAPI, OPTIONS)."""
+        return inspect.getdoc(inspect.getmodule(self.parse)) or ""
 
     @property
     def payloads_dir(self) -> str:

@@ -92,7 +92,7 @@ class DoorCase:
 
 
 ALL_DOORS = [
-    DoorCase(name, spec, "/" + door_path.route, reader.where, tuple(door_path.methods))
+    DoorCase(name, spec, "/" + door_path.route, reader.where, door_path.answers)
     for name, spec, door_path, reader in door_entries()
 ]
 #: Doors whose request body is read (all but the heartbeat).

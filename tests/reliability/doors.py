@@ -44,7 +44,7 @@ def method_for(methods: tuple[str, ...], first_way_in: bool) -> str:
 DOORS = [
     DoorCall(
         name,
-        method_for(door_path.methods, first_way_in=name == door_path.name),
+        method_for(door_path.answers, first_way_in=name == door_path.name),
         "/" + door_path.route,
         reader.where.split(":")[0],
         reads_body=spec.reads_body,
