@@ -53,3 +53,12 @@ def test_the_declared_example_is_a_valid_trigger_and_the_resolve_closes_it(spec)
         closing = spec.parse(spec.resolve_example)
         assert [e.action for e in closing] == ["resolve"] * len(closing)
         assert [e.dedup_key for e in closing] == [e.dedup_key for e in events]
+
+
+def test_a_path_that_starts_with_the_key_comes_after_every_other_door():
+    """Spike's `/<key>/push-events` matches one free segment: first, it could shadow a door."""
+    from integrations.urls import urlpatterns
+
+    key_first = [p.pattern.regex.pattern.startswith("^(?P<key>") for p in urlpatterns]
+    assert key_first.index(True) == len(key_first) - key_first.count(True)
+    assert urlpatterns[-1].name == "door-spike"
