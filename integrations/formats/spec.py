@@ -142,7 +142,7 @@ def url_snippet(slug: str, title: str, route: str) -> Snippet:
 @dataclass(frozen=True)
 class DoorPath:
     """One URL of a door, written as API.md writes it (`{key}` where the key goes; a
-    trailing slash is always accepted too). `summaries` maps each HTTP method it answers
+    trailing slash is always accepted too). `summaries` maps each HTTP method it documents
     to its OpenAPI summary. `operation_id` is set only where the generated one would
     collide (a key-in-path twin); other methods than POST get `_<method>` appended."""
 
