@@ -1,28 +1,30 @@
-"""The shape every ingest door shares: read the body, authenticate the key, parse with the
-door's format, apply the rate limit, hand each event to the one pipeline, answer.
+"""The one ingest door: it reads a `DoorSpec` (see `integrations/formats/spec.py`) and
+does what every door does: read the body, authenticate the key, check the spec's second
+credential, apply the rate limit, parse with the spec's format, hand each event to the one
+pipeline (or, for change events, to `incidents.changes`), answer.
 
-A door subclass says only where its key lives, which format parses it, and how its
-success answer looks. It holds no business rules."""
+It holds no business rules and no per-format code: what differs between doors is data in
+their specs. `integrations/urls.py` makes one view per door path from the list of specs."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+import hmac
 import logging
-from collections.abc import Callable
 
 from django.db import DatabaseError, transaction
-from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents.changes import record_change
 from incidents.pipeline import Outcome, apply_event, log_rejected
 from integrations import keys
 from integrations.body import BodyError, parse_json_object
+from integrations.door_openapi import DoorSchema
 from integrations.formats.base import FormatError, NormalizedEvent
+from integrations.formats.spec import DoorPath, DoorSpec, Presented
 from integrations.models import IntegrationKey
 from integrations.ratelimit import check_inbound, client_ip
 
@@ -46,31 +48,8 @@ def error_body(errors: list[str], message: str = "Event object is invalid", stat
     return {"status": status, "message": message, "errors": errors}
 
 
-def bearer_token(request: HttpRequest) -> str | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
-
-
-def basic_password(request: HttpRequest) -> str | None:
-    """Grafana's Basic auth: the key is the password (the user name is ignored)."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic" or not value.strip():
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    _user, sep, password = decoded.partition(":")
-    return password if sep and password else None
-
-
 class Door(APIView):
-    """Subclasses set `format_slug` and `parse`, and may override `raw_key`,
-    `invalid_key_response`, `success_response` and `body_error_response`."""
+    """One door path of one spec: `Door.as_view(spec=..., door_path=...)`."""
 
     # Doors authenticate by integration key only: session cookies and tokens are ignored,
     # which also makes them CSRF-exempt.
@@ -79,75 +58,98 @@ class Door(APIView):
     # The body is read as JSON whatever the Content-Type (see handle); this only tells the
     # OpenAPI document what to show.
     parser_classes = [JSONParser]
-    format_slug: str = ""
-    parse: Callable[[dict], list[NormalizedEvent]]
-    success_status = 202
-    #: Body must parse before the key can be found (the key is in the body).
-    key_in_body = False
-    #: False for doors that ignore the body (heartbeats): any body, or none, is fine.
-    reads_body = True
+    schema = DoorSchema()
+    # Set per door path by `for_path` (as_view only takes names the class already has).
+    spec: DoorSpec = None
+    door_path: DoorPath = None
 
-    # --- what a subclass may change -------------------------------------------------
-    def raw_key(self, request, body: dict | None, path_key: str | None) -> str | None:
-        return path_key or bearer_token(request)
+    @classmethod
+    def for_path(cls, spec: DoorSpec, door_path: DoorPath):
+        # OPTIONS stays answered as on any DRF view; every other method is the path's.
+        return cls.as_view(spec=spec, door_path=door_path, http_method_names=[*door_path.answers, "options"])
 
+    # What OPTIONS (DRF's metadata) calls this door.
+    def get_view_name(self) -> str:
+        return self.door_path.summaries[self.door_path.methods[0]]
+
+    def get_view_description(self, html=False) -> str:
+        return self.spec.description
+
+    def get(self, request, key: str | None = None):
+        return self.handle(request, key)
+
+    post = put = get
+
+    # --- the answers that depend on the spec ------------------------------------------
     def invalid_key_response(self) -> Response:
-        return Response(
-            error_body(["Invalid integration key"], "Unauthorized", "unauthorized"), status=401
-        )
+        if self.spec.pagerduty_errors:
+            return Response(error_body(["Invalid routing key"]), status=400)
+        return Response(error_body(["Invalid integration key"], "Unauthorized", "unauthorized"), status=401)
 
     def body_error_response(self, error: BodyError) -> Response:
+        if error.parse_error and self.spec.pagerduty_errors:
+            return Response(
+                error_body(
+                    ["JSON parse error", error.message],
+                    "Event object format is unrecognized",
+                    "Unrecognized object",
+                ),
+                status=400,
+            )
         return Response(error_body([error.message]), status=400)
 
-    def success_response(self, outcomes: list[Outcome]) -> Response:
-        first = outcomes[0] if outcomes else None
-        return Response(
-            {
-                "status": "success",
-                "message": "Event processed",
-                "dedup_key": first.dedup_key if first else None,
-                "incident_id": first.incident_id if first else None,
-            },
-            status=self.success_status,
-        )
-
-    def parse_events(self, body: dict, request, integration: IntegrationKey) -> list[NormalizedEvent]:
-        return type(self).parse(body)
-
     def refuse(self, request, integration: IntegrationKey) -> Response | None:
-        """A second credential some formats carry (PagerTree's token): a response refuses."""
-        return None
+        """The spec's second credential (PagerTree's token), checked only when the key has
+        one configured: a response refuses the request."""
+        header = self.spec.token_header
+        if not header or not integration.pagertree_token_digest:
+            return None
+        token = request.headers.get(header, "")
+        if token and hmac.compare_digest(keys.digest(token), integration.pagertree_token_digest):
+            return None
+        return Response(error_body([f"Invalid {header}"], "Unauthorized", "unauthorized"), status=401)
+
+    def parse_events(self, body: dict, integration: IntegrationKey) -> list[NormalizedEvent]:
+        if self.spec.takes_key_options:
+            return self.spec.parse(
+                body,
+                group_by_group_key=integration.group_by_alertmanager_group_key,
+                watchdog_alertnames=integration.watchdog_alertnames or (),
+            )
+        return self.spec.parse(body)
 
     def apply_events(
         self, integration: IntegrationKey, events: list[NormalizedEvent], *, ip: str, body_text: str
     ) -> list[Outcome]:
+        if self.spec.records_changes:
+            for event in events:
+                record_change(integration, event, body_text=body_text)
+            return []
         single = len(events) == 1
         return [
             apply_event(
-                integration, event, format=self.format_slug, client_ip=ip,
+                integration, event, format=self.spec.slug, client_ip=ip,
                 body_text=body_text if single else None,
             )
             for event in events
         ]
 
     # --- the one flow ------------------------------------------------------------------
-    def post(self, request, key: str | None = None):
-        return self.handle(request, key)
-
     def handle(self, request, path_key: str | None):
+        spec = self.spec
         raw = request._request.body
-        body = None if self.reads_body else {}
+        body = None if spec.reads_body else {}
         body_error = None
         try:
-            if self.reads_body:
+            if spec.reads_body:
                 body = parse_json_object(raw)
         except BodyError as exc:
             body_error = exc
-        if body_error is not None and self.key_in_body:
+        if body_error is not None and spec.key_in_body:
             # The key is inside what could not be read.
             return self.body_error_response(body_error)
 
-        presented = self.raw_key(request, body, path_key)
+        presented = spec.read_key(Presented(request.headers, body, path_key))
         integration = IntegrationKey.objects.authenticate(presented)
         if integration is None:
             return self.invalid_key_response()  # nothing is written for an unknown key
@@ -161,12 +163,12 @@ class Door(APIView):
 
         ip = client_ip(request._request)
         try:
-            events = self.parse_events(body, request, integration)
+            events = self.parse_events(body, integration)
         except FormatError as exc:
             verdict = check_inbound(request._request, ip=ip, key_digest=integration.key_digest)
             if verdict.limited:
                 return self.rate_limited_response(verdict.retry_after)
-            log_rejected(integration, format=self.format_slug, errors=exc.errors,
+            log_rejected(integration, format=spec.slug, errors=exc.errors,
                          raw=raw.decode("utf-8", errors="replace"), client_ip=ip)
             return Response(error_body(exc.errors), status=400)
 
@@ -177,8 +179,7 @@ class Door(APIView):
 
         outcomes = self.apply_events(integration, events, ip=ip, body_text=raw.decode("utf-8", errors="replace"))
         self.touch(integration)
-        return self.success_response(outcomes)
-
+        return Response(spec.ok_body(outcomes), status=spec.ok_status)
     def rate_limited_response(self, retry_after: int) -> Response:
         response = Response(
             error_body(

@@ -89,7 +89,7 @@ def key_list(request):
 
 
 def _show_new_key(request, key: IntegrationKey, raw: str, rotated_from: IntegrationKey | None = None):
-    base_url = getattr(settings, "SITE_URL", "") or request.build_absolute_uri("/").rstrip("/")
+    base_url = settings.SITE_URL or request.build_absolute_uri("/").rstrip("/")
     response = render(
         request,
         "integrations/key_created.html",

@@ -1,27 +1,8 @@
 """Request and response shapes of the doors, for the OpenAPI document only (the doors
-parse with their formats, not with these serializers)."""
+parse with their formats, not with these serializers). Door specs name them; their examples
+live with the formats."""
 
 from rest_framework import serializers
-
-EVENTS_V2_EXAMPLE = {
-    "routing_key": "ik_XXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
-    "event_action": "trigger",
-    "dedup_key": "disk-full-srv01",
-    "payload": {
-        "summary": "Disk usage > 90% on srv01",
-        "severity": "critical",
-        "source": "prometheus",
-        "component": "disk",
-        "group": "infrastructure",
-        "class": "disk",
-        "timestamp": "2026-11-22T12:03:00Z",
-        "custom_details": {"current_usage": "93%"},
-    },
-    "links": [{"href": "https://grafana.example/d/disk", "text": "Dashboard"}],
-    "images": [],
-    "client": "Prometheus",
-    "client_url": "https://prometheus.example",
-}
 
 
 class LinkSerializer(serializers.Serializer):
@@ -73,127 +54,6 @@ class ErrorBody(serializers.Serializer):
 
 
 # --- the other doors -----------------------------------------------------------------------
-
-CHANGE_EVENT_EXAMPLE = {
-    "routing_key": "ik_XXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
-    "payload": {
-        "summary": "Build Success: Increase snapshot create timeout to 30 seconds",
-        "timestamp": "2020-07-17T08:42:58.315+0000",
-        "source": "acme-build-pipeline-tool-default-i-9999",
-        "custom_details": {"build_state": "passed", "build_number": "2", "run_time": "1236s"},
-    },
-    "links": [{"href": "https://acme.example/build/2", "text": "View more details in Acme!"}],
-}
-
-EVENTS_V1_EXAMPLE = {
-    "service_key": "ik_XXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
-    "event_type": "trigger",
-    "incident_key": "srv01/HTTP",
-    "description": "FAILURE for production/HTTP on machine srv01.acme.com",
-    "client": "Sample Monitoring Service",
-    "client_url": "https://monitoring.example.com",
-    "details": {"ping time": "1500ms", "load avg": 0.75},
-}
-
-EVENTAPI_EXAMPLE = {
-    "summary": "K8s prod API 5xx spike",
-    "severity": "high",
-    "labels": {"service": "api", "env": "prod"},
-    "details": "5xx spiking since 12:03 UTC",
-    "entityId": "svc-api",
-    "runbookId": "rb-5xx",
-    "team": "sre",
-}
-
-PAGERTREE_EXAMPLE = {
-    "event_type": "create",
-    "Id": "example-id-123",
-    "Title": "Example Incident Title",
-    "Description": "Example Incident Description",
-    "Tags": ["a", "b"],
-    "Meta": {"incident": True, "incident_severity": "SEV-1"},
-}
-
-TEMPERSTACK_EXAMPLE = {
-    "alert_name": "Multiple requests are failing.",
-    "status": "Alarm",
-    "alert_priority": "Critical",
-    "alert_id": "alert-12345",
-    "description": "Requests to the checkout API are failing with 5xx.",
-    "alert_url": "https://monitoring.example.com/alerts/alert-12345",
-    "metric_name": "http_5xx_rate",
-    "resource_id": "res-001",
-    "resource_name": "checkout-api",
-    "resource_type": "API",
-    "run_book_url": "https://runbooks.example.com/checkout-5xx",
-}
-
-SPIKE_EXAMPLE = {
-    "title": "CPU usage above 90% on api-1",
-    "body": {"host": "api-1", "cpu": "93%"},
-    "severity": "sev1",
-    "priority": "p1",
-}
-
-ALERTMANAGER_EXAMPLE = {
-    "version": "4",
-    "groupKey": '{}:{alertname="KubeJobCompletion"}',
-    "truncatedAlerts": 0,
-    "status": "firing",
-    "receiver": "vigil",
-    "groupLabels": {"alertname": "KubeJobCompletion"},
-    "commonLabels": {"alertname": "KubeJobCompletion", "severity": "warning"},
-    "commonAnnotations": {},
-    "externalURL": "http://alertmanager.example:9093",
-    "alerts": [
-        {
-            "status": "firing",
-            "labels": {"alertname": "KubeJobCompletion", "severity": "warning", "namespace": "default"},
-            "annotations": {"summary": "Job default/init is taking more than one hour to complete."},
-            "startsAt": "2019-12-13T08:57:35.095800493Z",
-            "endsAt": "0001-01-01T00:00:00Z",
-            "generatorURL": "https://prometheus.example/graph?g0.expr=kube_job_status_succeeded",
-            "fingerprint": "c6eadffa33fcdf37",
-        }
-    ],
-}
-
-GRAFANA_EXAMPLE = {
-    "receiver": "Vigil",
-    "status": "firing",
-    "orgId": 1,
-    "alerts": [
-        {
-            "status": "firing",
-            "labels": {"alertname": "High memory usage", "team": "blue", "zone": "us-1"},
-            "annotations": {
-                "description": "The system has high memory usage",
-                "runbook_url": "https://myrunbook.example/runbook/1234",
-                "summary": "This alert was triggered for zone us-1",
-            },
-            "startsAt": "2021-10-12T09:51:03.157076+02:00",
-            "endsAt": "0001-01-01T00:00:00Z",
-            "generatorURL": "https://grafana.example/alerting/1afz29v7z/edit",
-            "fingerprint": "c6eadffa33fcdf37",
-            "silenceURL": "https://grafana.example/alerting/silence/new?alertmanager=grafana",
-            "dashboardURL": "",
-            "panelURL": "",
-            "imageURL": "",
-            "values": {"B": 44.23943737541908, "C": 1},
-            "valueString": "[ var='B' labels={} value=44.2 ]",
-        }
-    ],
-    "groupLabels": {},
-    "commonLabels": {"team": "blue"},
-    "commonAnnotations": {},
-    "externalURL": "https://grafana.example/",
-    "version": "1",
-    "groupKey": "{}:{}",
-    "truncatedAlerts": 0,
-    "title": "[FIRING:1]  (blue)",
-    "state": "alerting",
-    "message": "**Firing**",
-}
 
 
 class ChangePayloadSerializer(serializers.Serializer):

@@ -26,6 +26,7 @@ from integrations.formats.base import (
     string_map,
     text,
 )
+from integrations.formats.spec import DoorPath, DoorSpec, Snippet, batch_processed, bearer, path_key
 
 WATCHDOG_ALERTNAMES = ("Watchdog", "DeadMansSwitch")
 STATUSES = {"firing": "trigger", "resolved": "resolve"}
@@ -263,3 +264,88 @@ def parse(
     return parse_notification(
         body, group_by_group_key=group_by_group_key, watchdog_alertnames=watchdog_alertnames
     )
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+EXAMPLE = {
+    "version": "4",
+    "groupKey": '{}:{alertname="KubeJobCompletion"}',
+    "truncatedAlerts": 0,
+    "status": "firing",
+    "receiver": "vigil",
+    "groupLabels": {"alertname": "KubeJobCompletion"},
+    "commonLabels": {"alertname": "KubeJobCompletion", "severity": "warning"},
+    "commonAnnotations": {},
+    "externalURL": "http://alertmanager.example:9093",
+    "alerts": [
+        {
+            "status": "firing",
+            "labels": {"alertname": "KubeJobCompletion", "severity": "warning", "namespace": "default"},
+            "annotations": {"summary": "Job default/init is taking more than one hour to complete."},
+            "startsAt": "2019-12-13T08:57:35.095800493Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "https://prometheus.example/graph?g0.expr=kube_job_status_succeeded",
+            "fingerprint": "c6eadffa33fcdf37",
+        }
+    ],
+}
+
+
+def resolved(notification: dict) -> dict:
+    """The same notification once every alert in it has resolved."""
+    alerts = [{**alert, "status": "resolved"} for alert in notification["alerts"]]
+    return {**notification, "status": "resolved", "alerts": alerts}
+
+
+def webhook_snippet(base: str, raw_key: str) -> str:
+    return "\n".join([
+        "receivers:",
+        "  - name: vigil",
+        "    webhook_configs:",
+        f"      - url: '{base}/api/integrations/alertmanager'",
+        "        send_resolved: true",
+        "        http_config:",
+        "          authorization:",
+        "            type: Bearer",
+        f"            credentials: '{raw_key}'",
+    ])
+
+
+def pagerduty_snippet(base: str, raw_key: str) -> str:
+    """Alertmanager can also reach Vigil through its PagerDuty receiver (the Events API door)."""
+    return "\n".join([
+        "receivers:",
+        "  - name: vigil-pagerduty",
+        "    pagerduty_configs:",
+        f"      - routing_key: '{raw_key}'",
+        f"        url: '{base}/v2/enqueue'",
+        "        send_resolved: true",
+    ])
+
+
+DOOR = DoorSpec(
+    slug="alertmanager",
+    paths=(
+        DoorPath("alertmanager", "api/integrations/alertmanager",
+                 {"post": "Prometheus Alertmanager webhook (native)"}),
+        # For senders that cannot set a header.
+        DoorPath("alertmanager-key", "api/integrations/alertmanager/{key}",
+                 {"post": "Prometheus Alertmanager webhook (native, key in the path)"},
+                 operation_id="alertmanager_ingest_key_in_path"),
+    ),
+    key_from=(path_key, bearer),
+    parse=parse,
+    ok_status=200,
+    ok_body=batch_processed,
+    takes_key_options=True,
+    request_schema="AlertmanagerRequest",
+    ok_schema="BatchAccepted",
+    example=EXAMPLE,
+    resolve_example=resolved(EXAMPLE),
+    snippets=(
+        Snippet("alertmanager", "Prometheus Alertmanager receiver (alertmanager.yml)", "yaml", webhook_snippet),
+        Snippet("alertmanager-pagerduty", "Alertmanager through its pagerduty_configs (alertmanager.yml)",
+                "yaml", pagerduty_snippet),
+    ),
+)

@@ -6,6 +6,7 @@ from datetime import UTC
 from django.utils.dateparse import parse_datetime
 
 from integrations.formats.base import FormatError, NormalizedEvent, links_from, text
+from integrations.formats.spec import DoorPath, DoorSpec, Snippet, curl, routing_key_in_body
 
 
 def timestamp_of(value):
@@ -40,3 +41,47 @@ def parse(body: dict) -> list[NormalizedEvent]:
             raw=body,
         )
     ]
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+EXAMPLE = {
+    "routing_key": "ik_XXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "payload": {
+        "summary": "Build Success: Increase snapshot create timeout to 30 seconds",
+        "timestamp": "2020-07-17T08:42:58.315+0000",
+        "source": "acme-build-pipeline-tool-default-i-9999",
+        "custom_details": {"build_state": "passed", "build_number": "2", "run_time": "1236s"},
+    },
+    "links": [{"href": "https://acme.example/build/2", "text": "View more details in Acme!"}],
+}
+
+
+def change_processed(outcomes) -> dict:
+    return {"status": "success", "message": "Change event processed"}
+
+
+def curl_snippet(base: str, raw_key: str) -> str:
+    return curl(
+        f"{base}/v2/change/enqueue",
+        {"routing_key": raw_key, "payload": {"summary": "Deployed api v1.2.3", "source": "ci"}},
+    )
+
+
+DOOR = DoorSpec(
+    slug="change_events",
+    paths=(
+        DoorPath("change-enqueue", "v2/change/enqueue",
+                 {"post": "Change events (PagerDuty change events compatible)"}),
+    ),
+    key_from=(routing_key_in_body("routing_key"),),
+    parse=parse,
+    ok_body=change_processed,
+    pagerduty_errors=True,
+    records_changes=True,
+    request_schema="ChangeEventRequest",
+    ok_schema="ChangeAccepted",
+    example=EXAMPLE,
+    snippets=(Snippet("change-events", "Change events (deploys), curl", "shell", curl_snippet),),
+    payloads="pagerduty",
+)

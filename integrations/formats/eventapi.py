@@ -17,6 +17,7 @@ from integrations.formats.base import (
     string_map,
     text,
 )
+from integrations.formats.spec import DoorPath, DoorSpec, Snippet, bearer, curl
 
 KNOWN_FIELDS = {"summary", "severity", "labels", "details", "entityId", "runbookId", "dedupKey", "action"}
 SCALARS = (str, int, float, bool)
@@ -111,3 +112,37 @@ def parse(body: dict) -> list[NormalizedEvent]:
             raw=body,
         )
     ]
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+EXAMPLE = {
+    "summary": "K8s prod API 5xx spike",
+    "severity": "high",
+    "labels": {"service": "api", "env": "prod"},
+    "details": "5xx spiking since 12:03 UTC",
+    "entityId": "svc-api",
+    "runbookId": "rb-5xx",
+    "team": "sre",
+}
+
+
+def curl_snippet(base: str, raw_key: str) -> str:
+    return curl(
+        f"{base}/api/webhook/ingest",
+        {"summary": "Test alert from curl", "severity": "medium", "labels": {"service": "api"}},
+        f"Authorization: Bearer {raw_key}",
+    )
+
+
+DOOR = DoorSpec(
+    slug="eventapi",
+    paths=(DoorPath("eventapi", "api/webhook/ingest", {"post": "EventAPI (bearer token)"}),),
+    key_from=(bearer,),
+    parse=parse,
+    request_schema="EventApiRequest",
+    example=EXAMPLE,
+    # No dedupKey: the same summary and labels find the alert the example opened.
+    resolve_example={"action": "resolve", "summary": EXAMPLE["summary"], "labels": EXAMPLE["labels"]},
+    snippets=(Snippet("eventapi", "EventAPI (bearer token), curl", "shell", curl_snippet),),
+)

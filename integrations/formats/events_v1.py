@@ -5,6 +5,7 @@ still post to."""
 import uuid
 
 from integrations.formats.base import FormatError, NormalizedEvent, key_text, link, text
+from integrations.formats.spec import DoorPath, DoorSpec, routing_key_in_body
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 
@@ -72,3 +73,40 @@ def parse(body: dict) -> list[NormalizedEvent]:
             raw=body,
         )
     ]
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+EXAMPLE = {
+    "service_key": "ik_XXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "event_type": "trigger",
+    "incident_key": "srv01/HTTP",
+    "description": "FAILURE for production/HTTP on machine srv01.acme.com",
+    "client": "Sample Monitoring Service",
+    "client_url": "https://monitoring.example.com",
+    "details": {"ping time": "1500ms", "load avg": 0.75},
+}
+
+
+def v1_processed(outcomes) -> dict:
+    """Events API v1 names the dedup key `incident_key`."""
+    return {"status": "success", "message": "Event processed", "incident_key": outcomes[0].dedup_key}
+
+
+DOOR = DoorSpec(
+    slug="events_v1",
+    paths=(
+        DoorPath("events-v1", "generic/2010-04-15/create_event.json",
+                 {"post": "Events API v1 (legacy PagerDuty generic endpoint)"}),
+    ),
+    key_from=(routing_key_in_body("service_key"),),
+    parse=parse,
+    ok_status=200,
+    ok_body=v1_processed,
+    pagerduty_errors=True,
+    request_schema="EventsV1Request",
+    ok_schema="EventsV1Accepted",
+    example=EXAMPLE,
+    resolve_example={"event_type": "resolve", "incident_key": "srv01/HTTP"},
+    payloads="pagerduty",
+)

@@ -12,6 +12,7 @@ from integrations.formats.base import (
     map_severity,
     text,
 )
+from integrations.formats.spec import DoorPath, DoorSpec, Snippet, curl, routing_key_in_body
 
 # Datadog sends its $ALERT_TRANSITION as event_action.
 DATADOG_TRIGGERS = {
@@ -120,3 +121,69 @@ def parse(body: dict) -> list[NormalizedEvent]:
             raw=body,
         )
     ]
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+EXAMPLE = {
+    "routing_key": "ik_XXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+    "event_action": "trigger",
+    "dedup_key": "disk-full-srv01",
+    "payload": {
+        "summary": "Disk usage > 90% on srv01",
+        "severity": "critical",
+        "source": "prometheus",
+        "component": "disk",
+        "group": "infrastructure",
+        "class": "disk",
+        "timestamp": "2026-11-22T12:03:00Z",
+        "custom_details": {"current_usage": "93%"},
+    },
+    "links": [{"href": "https://grafana.example/d/disk", "text": "Dashboard"}],
+    "images": [],
+    "client": "Prometheus",
+    "client_url": "https://prometheus.example",
+}
+SUMMARY = "Inbound Events (PagerDuty Events API v2 compatible)"
+
+
+def curl_snippet(base: str, raw_key: str) -> str:
+    return curl(
+        f"{base}/v2/enqueue",
+        {
+            "routing_key": raw_key,
+            "event_action": "trigger",
+            "dedup_key": "vigil-test",
+            "payload": {"summary": "Test alert from curl", "severity": "warning", "source": "curl"},
+        },
+    )
+
+
+def client_settings_snippet(base: str, raw_key: str) -> str:
+    return (
+        f"Events API v2 URL: {base}/v2/enqueue\n"
+        f"Events API v1 URL: {base}/generic/2010-04-15/create_event.json\n"
+        f"Base URL: {base}\nRouting key (service key): {raw_key}"
+    )
+
+
+DOOR = DoorSpec(
+    slug="events_v2",
+    paths=(
+        DoorPath("events-ingest", "api/events/ingest", {"post": SUMMARY}),
+        # The alias PagerDuty clients and Alertmanager's pagerduty_configs post to.
+        DoorPath("v2-enqueue", "v2/enqueue", {"post": SUMMARY}),
+    ),
+    key_from=(routing_key_in_body("routing_key"),),
+    parse=parse,
+    pagerduty_errors=True,
+    request_schema="EventsV2Request",
+    example=EXAMPLE,
+    resolve_example={"event_action": "resolve", "dedup_key": "disk-full-srv01"},
+    snippets=(
+        Snippet("events-api", "Events API (PagerDuty Events API v2 compatible), curl", "shell", curl_snippet),
+        Snippet("pagerduty-client", "PagerDuty clients: Events API base URL and routing key", "text",
+                client_settings_snippet),
+    ),
+    payloads="pagerduty",
+)

@@ -3,6 +3,7 @@ alive; silence longer than the key's interval + grace opens one incident under a
 dedup key, which the next beat resolves."""
 
 from integrations.formats.base import NormalizedEvent
+from integrations.formats.spec import DoorPath, DoorSpec, Snippet, path_key
 
 HEARTBEAT_DEDUP_KEY = "vigil-heartbeat"
 
@@ -27,3 +28,34 @@ def missed(key_name: str, silent_seconds: int, interval_seconds: int, grace_seco
         },
         raw={"heartbeat_check": {"key": key_name, "silent_seconds": silent_seconds}},
     )
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+
+def pong(outcomes) -> dict:
+    return {"status": "success", "message": "PONG"}
+
+
+def cron_snippet(base: str, raw_key: str) -> str:
+    return "\n".join([
+        f"{base}/api/heartbeat/{raw_key}",
+        "",
+        "# For example, from cron every minute (set the key's heartbeat interval to match):",
+        f"* * * * * curl -fsS -m 10 --retry 3 '{base}/api/heartbeat/{raw_key}' > /dev/null",
+    ])
+
+
+DOOR = DoorSpec(
+    slug="heartbeat",
+    # HEAD is answered as GET.
+    paths=(DoorPath("heartbeat", "api/heartbeat/{key}",
+                    {"get": "Heartbeat", "post": "Heartbeat (POST; any body is ignored)"}),),
+    key_from=(path_key,),
+    parse=parse,
+    ok_status=200,
+    ok_body=pong,
+    reads_body=False,
+    ok_schema="Pong",
+    snippets=(Snippet("heartbeat", "Heartbeat URL (GET, HEAD or POST)", "shell", cron_snippet),),
+)

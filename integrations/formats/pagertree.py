@@ -17,6 +17,7 @@ from integrations.formats.base import (
     lenient_severity,
     text,
 )
+from integrations.formats.spec import DoorPath, DoorSpec, path_key, url_snippet
 
 ACTIONS = {"create": "trigger", "acknowledge": "acknowledge", "resolve": "resolve"}
 # Read in both spellings; everything else a sender adds is kept in the details.
@@ -113,3 +114,29 @@ def parse(body: dict) -> list[NormalizedEvent]:
             raw=body,
         )
     ]
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+EXAMPLE = {
+    "event_type": "create",
+    "Id": "example-id-123",
+    "Title": "Example Incident Title",
+    "Description": "Example Incident Description",
+    "Tags": ["a", "b"],
+    "Meta": {"incident": True, "incident_severity": "SEV-1"},
+}
+
+DOOR = DoorSpec(
+    slug="pagertree",
+    paths=(DoorPath("pagertree", "integration/{key}", {"post": "PagerTree webhook"}),),
+    key_from=(path_key,),
+    parse=parse,
+    ok_status=200,
+    token_header="pagertree-token",
+    request_schema="PagerTreeRequest",
+    example=EXAMPLE,
+    resolve_example={"event_type": "resolve", "Id": "example-id-123"},
+    snippets=(url_snippet("pagertree", "PagerTree webhook URL (Uptime Kuma, Apprise, LibreNMS)",
+                          "integration/{key}"),),
+)

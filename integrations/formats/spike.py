@@ -7,6 +7,7 @@ import uuid
 
 from integrations.formats import severity
 from integrations.formats.base import NormalizedEvent, lenient_severity, text
+from integrations.formats.spec import DoorPath, DoorSpec, event_processed, path_key, url_snippet
 
 RESOLVING = {"resolve", "resolved"}
 UNTITLED_PREFIX = "spike-untitled-"
@@ -54,3 +55,34 @@ def parse(body: dict) -> list[NormalizedEvent]:
             raw=body,
         )
     ]
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+EXAMPLE = {
+    "title": "CPU usage above 90% on api-1",
+    "body": {"host": "api-1", "cpu": "93%"},
+    "severity": "sev1",
+    "priority": "p1",
+}
+
+
+def spike_processed(outcomes) -> dict:
+    """Spike's own `Ok` beside the common success fields."""
+    return {"Ok": True, **event_processed(outcomes)}
+
+
+DOOR = DoorSpec(
+    slug="spike",
+    # One free path segment before /push-events: the URL list puts it after every other door.
+    paths=(DoorPath("spike", "{key}/push-events", {"post": "Spike webhook"}),),
+    key_from=(path_key,),
+    parse=parse,
+    ok_status=200,
+    ok_body=spike_processed,
+    request_schema="SpikeRequest",
+    ok_schema="SpikeAccepted",
+    example=EXAMPLE,
+    resolve_example={"title": EXAMPLE["title"], "status": "resolved"},
+    snippets=(url_snippet("spike", "Spike webhook URL", "{key}/push-events"),),
+)

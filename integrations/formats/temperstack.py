@@ -2,6 +2,7 @@
 
 from integrations.formats import severity
 from integrations.formats.base import FormatError, NormalizedEvent, key_text, lenient_severity, link, text
+from integrations.formats.spec import DoorPath, DoorSpec, path_key, url_snippet
 
 STATUSES = {"alarm": "trigger", "ok": "resolve"}
 RESOURCE_FIELDS = ("metric_name", "resource_id", "resource_name", "resource_type")
@@ -60,3 +61,32 @@ def parse(body: dict) -> list[NormalizedEvent]:
             raw=body,
         )
     ]
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+EXAMPLE = {
+    "alert_name": "Multiple requests are failing.",
+    "status": "Alarm",
+    "alert_priority": "Critical",
+    "alert_id": "alert-12345",
+    "description": "Requests to the checkout API are failing with 5xx.",
+    "alert_url": "https://monitoring.example.com/alerts/alert-12345",
+    "metric_name": "http_5xx_rate",
+    "resource_id": "res-001",
+    "resource_name": "checkout-api",
+    "resource_type": "API",
+    "run_book_url": "https://runbooks.example.com/checkout-5xx",
+}
+
+DOOR = DoorSpec(
+    slug="temperstack",
+    paths=(DoorPath("temperstack", "api/integration/webhook/{key}", {"post": "Temperstack webhook"}),),
+    key_from=(path_key,),
+    parse=parse,
+    ok_status=200,
+    request_schema="TemperstackRequest",
+    example=EXAMPLE,
+    resolve_example={"status": "OK", "alert_id": "alert-12345"},
+    snippets=(url_snippet("temperstack", "Temperstack webhook URL", "api/integration/webhook/{key}"),),
+)

@@ -1,5 +1,7 @@
 import pytest
 
+from integrations.formats import DOORS
+
 pytestmark = pytest.mark.django_db
 
 DOOR_PATHS = [
@@ -44,6 +46,32 @@ def test_every_door_is_listed_with_a_request_schema_and_an_example(document, pat
     assert media["examples"]
     assert "ingest" in operation["tags"]
     assert {"400", "413", "429"} <= set(operation["responses"])
+
+
+SPEC_OPERATIONS = [
+    (spec, "/" + door_path.route, method)
+    for spec in DOORS
+    for door_path in spec.paths
+    for method in door_path.methods
+]
+
+
+@pytest.mark.parametrize("spec,path,method", SPEC_OPERATIONS,
+                         ids=[f"{method}:{path}" for _spec, path, method in SPEC_OPERATIONS])
+def test_every_declared_door_operation_is_documented_from_its_spec(document, spec, path, method):
+    operation = document["paths"][path][method]
+    assert "ingest" in operation["tags"] and operation["summary"]
+    assert {str(spec.ok_status), "401", "429"} <= set(operation["responses"])
+    assert ("key" in [p["name"] for p in operation.get("parameters", [])]) == ("{key}" in path)
+    if spec.reads_body:
+        media = operation["requestBody"]["content"]["application/json"]
+        assert media["examples"]["Example"]["value"] == spec.example
+        assert {"400", "413"} <= set(operation["responses"])
+
+
+def test_door_operation_ids_are_unique(document):
+    ids = [op["operationId"] for entry in document["paths"].values() for op in entry.values()]
+    assert len(ids) == len(set(ids))
 
 
 def test_grafana_doors_list_put_too(document):

@@ -84,7 +84,7 @@ def test_one_dedup_key_through_four_doors_at_once_makes_one_incident(live, live_
     senders = [
         through_door("events-ingest", raw_key, v2_trigger(raw_key, dedup_key)),
         through_door("v2-enqueue", raw_key, v2_trigger(raw_key, dedup_key)),
-        through_door("alertmanager-bearer", raw_key, alertmanager_firing(dedup_key)),
+        through_door("alertmanager", raw_key, alertmanager_firing(dedup_key)),
         through_door("eventapi", raw_key, eventapi_trigger(dedup_key)),
     ]
     answers = fire_together(str(live.base_url), 20, lambda client, i: senders[i % 4](client))
