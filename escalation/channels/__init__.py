@@ -17,7 +17,12 @@ CHANNELS: dict[str, type[Channel]] = {
 }
 
 __all__ = ["CHANNELS", "BadAddress", "Channel", "Delivered", "Failed", "Outcome", "Retry",
-           "channel_for", "check_contact_address"]
+           "channel_for", "check_contact_address", "configured_kinds"]
+
+
+def configured_kinds() -> list[type[Channel]]:
+    """The channels a person may add a contact method for on this installation."""
+    return [cls for cls in CHANNELS.values() if cls.configured()]
 
 
 def channel_for(kind: str) -> Channel | None:

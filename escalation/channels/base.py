@@ -43,6 +43,15 @@ class Channel:
     kind: ClassVar[str]  # ContactMethod.Kind value
     label: ClassVar[str]
     verb: ClassVar[str]  # the timeline's "<verb> alice (address): page, step 1"
+    #: The responder can answer from the message itself (acknowledge, resolve), not only
+    #: through the signed link it carries. The README lists which kinds are which.
+    interactive: ClassVar[bool] = False
+
+    @classmethod
+    def configured(cls) -> bool:
+        """False while the settings this channel needs (provider credentials) are absent:
+        the kind is then hidden from people adding a contact method, and never crashes."""
+        return True
 
     def check_address(self, address: str) -> None:
         """Raise BadAddress unless `address` can be used (at save; sends check again)."""
