@@ -88,14 +88,19 @@ def apply_event(
     After the commit:
     8. Flapping, write: a state change goes into Redis (a hang costs at most one socket
        timeout, and no lock is held meanwhile)."""
+    # 1
     event.summary = event.summary[:SUMMARY_MAX]
     event.dedup_key = fit_dedup_key(event.dedup_key)
+    # 2: callers (the doors, the heartbeat check) hold no transaction, so neither this nor
+    # step 8 ever runs under a lock.
     flap = flapping.check(key.pk, event.dedup_key, event.action)
     with transaction.atomic():
-        outcome = _apply(key, event, flap)
-        outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip, body_text=body_text)
-        if outcome.starts_escalation:
+        outcome = _apply(key, event, flap)  # 3, 4, 5
+        outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip, body_text=body_text)  # 6
+        if outcome.starts_escalation:  # 7
             dispatch.on_commit_advance_escalation(outcome.incident_id)
+    # 8: after the commit, so the change is counted only once it happened; a failure was
+    # already met in step 2 and is skipped here during the back-off.
     if flapping.is_state_change(event.action, outcome.outcome, outcome.incident_id):
         flapping.record_change(key.pk, event.dedup_key, event.action)
     return outcome

@@ -11,7 +11,7 @@ from incidents.pipeline import DEDUP_KEY_KEEP, SUMMARY_MAX
 from integrations.formats.base import NormalizedEvent
 from integrations.formats.heartbeat import HEARTBEAT_DEDUP_KEY
 from tests.factories import make_key
-from tests.incidents.noise_helpers import closing, ingest, reset_noise_state, trigger
+from tests.incidents.noise_helpers import closing, ingest, trigger
 
 pytestmark = pytest.mark.django_db
 
@@ -22,13 +22,6 @@ pytestmark = pytest.mark.django_db
 # (tests/reliability/test_query_budget.py pins the door's 10 and 7).
 NEW_TRIGGER_QUERIES = 9
 REPEAT_TRIGGER_QUERIES = 6
-
-
-@pytest.fixture(autouse=True)
-def clean_noise_state():
-    reset_noise_state()
-    yield
-    reset_noise_state()
 
 
 def logged(outcome) -> Event:
