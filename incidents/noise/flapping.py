@@ -8,8 +8,9 @@ the mark once the alert has been stable for the window and sends one summary.
 
 Redis never sits inside a database transaction: the pipeline reads the count before its
 transaction (`check`), writes the mark together with the state change, and adds the change
-to the sorted set after the commit (`record_change`). Redis is an aid here, never a dependency: when it is down or hung, ingest goes on without
-flapping detection and says so in a warning at most once a minute."""
+to the sorted set after the commit (`record_change`). Redis is an aid here, never a
+dependency: when it is down or hung, ingest goes on without flapping detection and says so
+in a warning at most once a minute."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -74,28 +76,46 @@ def _redis_key(key_id: int, dedup_key: str) -> str:
     return f"vigil:flap:{key_id}:{hashlib.sha256(dedup_key.encode('utf-8')).hexdigest()[:32]}"
 
 
-def record_change(key_id: int, dedup_key: str, change: str, now: datetime | None = None) -> int | None:
-    """Add one state change (the pipeline calls this after its commit: the change happened);
-    return how many the alert had within the window, or None when Redis cannot say."""
+def _count(ask: Callable[[redis.Redis], int]) -> int | None:
+    """One round trip that returns a count, or None when Redis cannot say (skipped during
+    the back-off after a failure, so a hung Redis costs one socket timeout, not one each)."""
     if time.monotonic() < _skip_until:
         return None
-    now_ts = (now or timezone.now()).timestamp()
-    window = settings.FLAPPING_WINDOW_SECONDS
-    name = _redis_key(key_id, dedup_key)
     try:
-        pipe = _client().pipeline(transaction=True)
-        pipe.zadd(name, {f"{now_ts:.6f}:{change}:{uuid.uuid4().hex[:8]}": now_ts})
-        pipe.zremrangebyscore(name, "-inf", now_ts - window)
-        pipe.zcard(name)
-        pipe.expire(name, window + 60)
-        _added, _removed, count, _expiry = pipe.execute()
+        return int(ask(_client()))
     # ValueError too: redis-py reports a socket closed under a read as "I/O operation on
     # closed file" (seen under a 200-request burst, RELIABILITY T15), and an aid must never
     # turn into a 500.
     except (redis.RedisError, OSError, ValueError) as error:
         _redis_failed(error)
         return None
-    return int(count)
+
+
+def record_change(key_id: int, dedup_key: str, change: str, now: datetime | None = None) -> int | None:
+    """Add one state change (the pipeline calls this after its commit: the change happened);
+    return how many the alert had within the window, or None when Redis cannot say."""
+    now_ts = (now or timezone.now()).timestamp()
+    window = settings.FLAPPING_WINDOW_SECONDS
+    name = _redis_key(key_id, dedup_key)
+
+    def add(client: redis.Redis) -> int:
+        pipe = client.pipeline(transaction=True)
+        pipe.zadd(name, {f"{now_ts:.6f}:{change}:{uuid.uuid4().hex[:8]}": now_ts})
+        pipe.zremrangebyscore(name, "-inf", now_ts - window)
+        pipe.zcard(name)
+        pipe.expire(name, window + 60)
+        _added, _removed, count, _expiry = pipe.execute()
+        return count
+
+    return _count(add)
+
+
+def changes_in_window(key_id: int, dedup_key: str, now: datetime | None = None) -> int | None:
+    """How many state changes the alert had within the window, read only; None when Redis
+    cannot say."""
+    since = (now or timezone.now()).timestamp() - settings.FLAPPING_WINDOW_SECONDS
+    # Exclusive lower bound: the same changes `record_change` keeps after its trim.
+    return _count(lambda client: client.zcount(_redis_key(key_id, dedup_key), f"({since}", "+inf"))
 
 
 @dataclass(frozen=True)
@@ -117,22 +137,6 @@ class Flap:
 
 def is_state_change(action: str, outcome: str, incident_id: int | None) -> bool:
     return (action, outcome) in STATE_CHANGES and incident_id is not None
-
-
-def changes_in_window(key_id: int, dedup_key: str, now: datetime | None = None) -> int | None:
-    """How many state changes the alert had within the window, read only; None when Redis
-    cannot say."""
-    if time.monotonic() < _skip_until:
-        return None
-    now_ts = (now or timezone.now()).timestamp()
-    try:
-        # Exclusive lower bound: the same changes `record_change` keeps after its trim.
-        count = _client().zcount(_redis_key(key_id, dedup_key), f"({now_ts - settings.FLAPPING_WINDOW_SECONDS}",
-                                 "+inf")
-    except (redis.RedisError, OSError, ValueError) as error:
-        _redis_failed(error)
-        return None
-    return int(count)
 
 
 def check(key_id: int, dedup_key: str, action: str) -> Flap | None:
