@@ -2,10 +2,10 @@
 
 Flapping detection asks Redis about every trigger and resolve. With our own redis-server
 SIGSTOPped, one request on dedup key K waits on Redis for a whole socket timeout; a second
-request on K, from another thread, must not wait for it on a database lock. Its session runs
-with a `lock_timeout` well under the Redis timeout: had the first request held the alert's
-row (or its not yet committed insert) while waiting on Redis, the second one would fail with
-a lock timeout instead of answering."""
+trigger on K (and an acknowledge of K), from other threads, must not wait for it on a
+database lock. Each of their sessions runs with a `lock_timeout` well under the Redis
+timeout: had the first request held the alert's row (or its not yet committed insert) while
+waiting on Redis, they would fail with a lock timeout instead of answering."""
 
 from __future__ import annotations
 
@@ -89,9 +89,11 @@ def flapping_redis(redis_child, settings):
     flapping._skip_until = float("-inf")
 
 
-def race_while_redis_hangs(redis_child, key, first_action: str, dedup_key: str) -> tuple[Request, Request, str]:
+def race_while_redis_hangs(redis_child, key, first_action: str, dedup_key: str,
+                           *others: str) -> tuple[Request, Request, str, list[Request]]:
     """SIGSTOP Redis; the first request on `dedup_key`; once it waits on Redis, what its
-    session is doing, and a trigger on the same key from a second thread."""
+    session is doing, and a trigger (then the `others` actions) on the same key from other
+    threads, each with the short lock timeout."""
     redis_child.hang()
     first = Request(key, first_action, dedup_key)
     first.start()
@@ -100,11 +102,13 @@ def race_while_redis_hangs(redis_child, key, first_action: str, dedup_key: str) 
     assert first.is_alive(), "the first request did not wait on the hung Redis at all"
     state_while_waiting = transaction_state(first.backend_pid)
     second = Request(key, "trigger", dedup_key, lock_timeout_ms=LOCK_WAIT_MS)
-    second.start()
-    first.join(15)
-    second.join(15)
+    rest = [Request(key, action, dedup_key, lock_timeout_ms=LOCK_WAIT_MS) for action in others]
+    for request in (second, *rest):
+        request.start()
+    for request in (first, second, *rest):
+        request.join(15)
     redis_child.resume()
-    return first, second, state_while_waiting
+    return first, second, state_while_waiting, rest
 
 
 def assert_second_not_blocked(first: Request, second: Request, state_while_waiting: str) -> None:
@@ -119,17 +123,21 @@ def assert_second_not_blocked(first: Request, second: Request, state_while_waiti
 
 def test_a_new_alert_waiting_on_a_hung_redis_holds_no_lock_a_second_trigger_needs(flapping_redis):
     key, _raw = make_key(team=make_team("T53 new alert"))
-    first, second, state = race_while_redis_hangs(flapping_redis, key, "trigger", "K")
+    first, second, state, _ = race_while_redis_hangs(flapping_redis, key, "trigger", "K")
     assert_second_not_blocked(first, second, state)
     assert {first.outcome.outcome, second.outcome.outcome} == {"created", "updated"}
     assert Incident.objects.get(integration_key=key).alert_count == 2
 
 
-def test_a_resolve_waiting_on_a_hung_redis_holds_no_lock_a_second_trigger_needs(flapping_redis):
+def test_a_resolve_waiting_on_a_hung_redis_holds_no_lock_a_trigger_or_an_acknowledge_needs(flapping_redis):
     key, _raw = make_key(team=make_team("T53 resolve"))
     opened = apply_event(key, event("trigger", "K"), format="events_v2")  # Redis still answers
-    first, second, state = race_while_redis_hangs(flapping_redis, key, "resolve", "K")
+    first, second, state, [acknowledge] = race_while_redis_hangs(flapping_redis, key, "resolve", "K", "acknowledge")
     assert_second_not_blocked(first, second, state)
+    # An acknowledge asks Redis nothing: it is not delayed by the hang at all.
+    assert acknowledge.error is None, acknowledge.error
+    assert acknowledge.seconds < LOCK_WAIT_MS / 1000 + 0.5
+    assert (acknowledge.outcome.outcome, acknowledge.outcome.incident_id) == ("acknowledged", opened.incident_id)
     assert first.outcome.outcome == "resolved" and first.outcome.incident_id == opened.incident_id
     # The resolve commits before the trigger reads the alert: the trigger opens a new incident.
     assert second.outcome.outcome == "created" and second.outcome.incident_id != opened.incident_id
