@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -41,6 +41,8 @@ class Outcome:
     event_id: int | None = None
     reason: str = ""
     suppressed_by: int | None = None  # the SuppressionRule id, for the event log
+    # A new incident that pages: its escalation starts on commit (held ones wait for the window's end).
+    starts_escalation: bool = field(default=False, repr=False)
 
     def as_dict(self) -> dict:
         return {"dedup_key": self.dedup_key, "incident_id": self.incident_id, "outcome": self.outcome}
@@ -70,31 +72,58 @@ def apply_event(
 ) -> Outcome:
     """Apply one normalised event and log it; committed before this returns.
 
-    1 normalise limits  2 lock the open alert  3 create/update/acknowledge/resolve
-    4 log the event  5 start escalation or send recovery after the commit."""
+    Everything is decided before it is written; no step undoes what an earlier one wrote.
+    1. Normalise the limits (summary length, over-long dedup keys).
+    2. Flapping, read (trigger and resolve): would a state change now make the alert
+       flapping? Redis is asked before the transaction, so no row lock waits on it.
+    In one transaction:
+    3. Suppress (triggers only): a matching rule stops the trigger here; it is only logged.
+    4. Lock the open alert of (key, dedup key) and decide: a repeat updates it; a new alert
+       joins its group's open incident, or opens an incident, held when a maintenance
+       window covers the key; acknowledge and resolve reach the alert's incident.
+    5. Write that decision once: a new incident is created in its final state (held: no
+       pending step; flapping: marked), with its timeline lines.
+    6. Log the event: the pipeline is the only writer of the event log.
+    7. On commit, escalation starts for a new incident that pages, and for nothing else.
+    After the commit:
+    8. Flapping, write: a state change goes into Redis (a hang costs at most one socket
+       timeout, and no lock is held meanwhile)."""
+    # 1
     event.summary = event.summary[:SUMMARY_MAX]
     event.dedup_key = fit_dedup_key(event.dedup_key)
+    # 2: callers (the doors, the heartbeat check) hold no transaction, so neither this nor
+    # step 8 ever runs under a lock.
+    flap = flapping.check(key.pk, event.dedup_key, event.action)
     with transaction.atomic():
-        outcome = _apply(key, event)
-        flapping.track(key, event, outcome)
-        logged = Event.objects.create(
-            integration_key=key,
-            incident_id=outcome.incident_id,
-            format=format,
-            action=event.action if event.action in Event.Action.values else Event.Action.NONE,
-            outcome=outcome.outcome,
-            reason=(outcome.reason or event.reason or "; ".join(event.errors))[:500],
-            dedup_key=event.dedup_key,
-            summary=event.summary,
-            severity=event.severity if event.action == "trigger" else "",
-            original_severity=event.original_severity[:100],
-            normalized=event.to_log(),
-            raw=raw_text(event, body_text),
-            client_ip=client_ip,
-            suppressed_by_id=outcome.suppressed_by,
-        )
-    outcome.event_id = logged.pk
+        outcome = _apply(key, event, flap)  # 3, 4, 5
+        outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip, body_text=body_text)  # 6
+        if outcome.starts_escalation:  # 7
+            dispatch.on_commit_advance_escalation(outcome.incident_id)
+    # 8: after the commit, so the change is counted only once it happened; a failure was
+    # already met in step 2 and is skipped here during the back-off.
+    if flapping.is_state_change(event.action, outcome.outcome, outcome.incident_id):
+        flapping.record_change(key.pk, event.dedup_key, event.action)
     return outcome
+
+
+def _log(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, *, format: str,
+         client_ip: str | None, body_text: str | None) -> int:
+    return Event.objects.create(
+        integration_key=key,
+        incident_id=outcome.incident_id,
+        format=format,
+        action=event.action if event.action in Event.Action.values else Event.Action.NONE,
+        outcome=outcome.outcome,
+        reason=(outcome.reason or event.reason or "; ".join(event.errors))[:500],
+        dedup_key=event.dedup_key,
+        summary=event.summary,
+        severity=event.severity if event.action == "trigger" else "",
+        original_severity=event.original_severity[:100],
+        normalized=event.to_log(),
+        raw=raw_text(event, body_text),
+        client_ip=client_ip,
+        suppressed_by_id=outcome.suppressed_by,
+    ).pk
 
 
 def log_rejected(key: IntegrationKey, *, format: str, errors: list[str], raw: str, client_ip: str | None) -> int:
@@ -111,18 +140,21 @@ def log_rejected(key: IntegrationKey, *, format: str, errors: list[str], raw: st
     ).pk
 
 
-def _apply(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
+def _apply(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | None) -> Outcome:
     if event.action == "trigger":
         # Suppression acts on triggers only: an acknowledge or resolve always reaches its incident.
         suppressed = suppression.check(key, event)
         if suppressed is not None:
             return Outcome(Event.Outcome.SUPPRESSED, event.dedup_key, None, reason=suppressed.reason,
                            suppressed_by=suppressed.rule_id)
-        return _trigger(key, event)
+        return _trigger(key, event, flap)
     if event.action == "acknowledge":
         return _acknowledge(key, event)
     if event.action == "resolve":
-        return _resolve(key, event)
+        resolved = _resolve(key, event)
+        if flap is not None and resolved.outcome == Event.Outcome.RESOLVED:
+            resolved.reason = _joined(resolved.reason, flapping.mark_flapping(resolved.incident_id, flap))
+        return resolved
     if event.action == "test":
         return Outcome(Event.Outcome.TEST, event.dedup_key, None, reason="test notification; nobody paged")
     if event.action == "heartbeat":
@@ -140,7 +172,7 @@ def _open_alert(key: IntegrationKey, dedup_key: str) -> Alert | None:
     )
 
 
-def _trigger(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
+def _trigger(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | None) -> Outcome:
     now = timezone.now()
     for _attempt in range(DEDUP_RACE_ATTEMPTS):
         alert = _open_alert(key, event.dedup_key) if event.dedupable else None
@@ -150,16 +182,10 @@ def _trigger(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
             # The savepoint lets a lost race roll back just this insert; the partial unique
             # index, not Python, decides who created the open alert.
             with transaction.atomic():
-                # A new dedup key on a key that groups by time window may join an open incident.
-                grouped = grouping.join_open_group(key, event, now)
-                if grouped is not None:
-                    return Outcome(Event.Outcome.GROUPED, event.dedup_key, grouped.incident_id, reason=grouped.reason)
-                incident = _create_incident(key, event, now)
+                return _new_alert(key, event, now, flap)
         except IntegrityError:
             logger.info("dedup race on %s; re-reading the open alert", event.dedup_key[:40])
             continue
-        held = maintenance.hold_if_in_window(key, incident, now)
-        return Outcome(Event.Outcome.CREATED, event.dedup_key, incident.pk, reason=held)
     raise RuntimeError(f"could not settle a dedup race in {DEDUP_RACE_ATTEMPTS} attempts")
 
 
@@ -175,7 +201,39 @@ def _repeat_trigger(alert: Alert, event: NormalizedEvent, now) -> Outcome:
     return Outcome(Event.Outcome.UPDATED, event.dedup_key, alert.incident_id)
 
 
-def _create_incident(key: IntegrationKey, event: NormalizedEvent, now) -> Incident:
+def _new_alert(key: IntegrationKey, event: NormalizedEvent, now, flap: flapping.Flap | None) -> Outcome:
+    """No open alert of this dedup key (inside the caller's savepoint): decide where it goes
+    (its group's open incident, else a new incident, held or paging), then write that once."""
+    group = grouping.find_group(key, event, now)
+    if group is not None and group.incident_id is not None:
+        reason = grouping.join(key, group, event, now)
+        if flap is not None:
+            reason = _joined(reason, flapping.mark_flapping(group.incident_id, flap))
+        # Joining pages nobody: the group's incident is already escalating (or held).
+        return Outcome(Event.Outcome.GROUPED, event.dedup_key, group.incident_id, reason=reason)
+    hold = maintenance.hold_for(key, now)
+    incident = _create_incident(
+        key, event, now,
+        group_key=group.bucket if group is not None else event.group_key,
+        hold=hold, is_flapping=flap is not None,
+    )
+    reason = ""
+    if hold is not None:
+        maintenance.note_hold(incident, hold, now)
+        reason = hold.log_reason
+    if flap is not None:
+        # Escalation still starts: the engine holds a flapping incident's pages.
+        reason = _joined(reason, flapping.mark_flapping(incident.pk, flap, created_flapping=True))
+    return Outcome(Event.Outcome.CREATED, event.dedup_key, incident.pk, reason=reason,
+                   starts_escalation=hold is None)
+
+
+def _joined(*reasons: str) -> str:
+    return "; ".join(reason for reason in reasons if reason)
+
+
+def _create_incident(key: IntegrationKey, event: NormalizedEvent, now, *, group_key: str,
+                     hold: maintenance.Hold | None, is_flapping: bool) -> Incident:
     incident = Incident.objects.create(
         integration_key=key,
         team_id=key.team_id,
@@ -194,16 +252,18 @@ def _create_incident(key: IntegrationKey, event: NormalizedEvent, now) -> Incide
         images=event.images,
         runbook=event.runbook[:2048],
         entity=event.entity[:1024],
-        group_key=event.group_key[:255],
+        group_key=group_key[:255],
         alert_count=1,
         first_seen_at=now,
         last_seen_at=now,
         escalation_policy_id=key.escalation_policy_id,
-        # Step 0 is due now. It lives in the database, so a lost task costs one tick.
-        next_escalation_at=now,
+        # Step 0 is due now. It lives in the database, so a lost task costs one tick. Held by
+        # a window: no pending step, so the tick never picks it up until the window releases it.
+        next_escalation_at=now if hold is None else None,
+        escalation_held_reason=hold.held_reason if hold is not None else "",
+        is_flapping=is_flapping,
     )
     Alert.objects.open_for_event(incident_id=incident.pk, key=key, event=event, now=now)
-    dispatch.on_commit_advance_escalation(incident.pk)
     return incident
 
 

@@ -6,8 +6,11 @@ Each state change of an alert (a trigger that opens it, a resolve that closes it
 a badge, a timeline entry, and the escalation engine holds its pages. A periodic task clears
 the mark once the alert has been stable for the window and sends one summary.
 
-Redis is an aid here, never a dependency: when it is down or hung, ingest goes on without
-flapping detection and says so in a warning at most once a minute."""
+Redis never sits inside a database transaction: the pipeline reads the count before its
+transaction (`check`), writes the mark together with the state change, and adds the change
+to the sorted set after the commit (`record_change`). Redis is an aid here, never a
+dependency: when it is down or hung, ingest goes on without flapping detection and says so
+in a warning at most once a minute."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
@@ -26,6 +31,7 @@ from django.utils import timezone
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from escalation import notify
 from incidents.models import Event, Incident, TimelineEntry
 
 logger = logging.getLogger("vigil.flapping")
@@ -35,23 +41,23 @@ WARNING_INTERVAL_SECONDS = 60
 RETRY_AFTER_SECONDS = 5
 # (action, outcome) pairs that change an alert's state.
 STATE_CHANGES = {("trigger", "created"), ("trigger", "grouped"), ("resolve", "resolved")}
+ACTIONS = {action for action, _outcome in STATE_CHANGES}
 
-_clients: dict[str, redis.Redis] = {}
+_clients: dict[tuple[str, float], redis.Redis] = {}
 _state_lock = threading.Lock()
 _last_warning_at = float("-inf")
 _skip_until = float("-inf")
 
 
 def _client() -> redis.Redis:
-    url = settings.FLAPPING_REDIS_URL
-    client = _clients.get(url)
+    url, timeout = settings.FLAPPING_REDIS_URL, settings.REDIS_SOCKET_TIMEOUT
+    client = _clients.get((url, timeout))
     if client is None:
-        timeout = settings.REDIS_SOCKET_TIMEOUT
         client = redis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),  # one try: the next event tries again
         )
-        _clients[url] = client
+        _clients[(url, timeout)] = client
     return client
 
 
@@ -70,61 +76,100 @@ def _redis_key(key_id: int, dedup_key: str) -> str:
     return f"vigil:flap:{key_id}:{hashlib.sha256(dedup_key.encode('utf-8')).hexdigest()[:32]}"
 
 
-def record_change(key_id: int, dedup_key: str, change: str, now: datetime | None = None) -> int | None:
-    """Add one state change; return how many the alert had within the window, or None when
-    Redis cannot say (the caller then carries on as if the alert were stable)."""
+def _count(ask: Callable[[redis.Redis], int]) -> int | None:
+    """One round trip that returns a count, or None when Redis cannot say (skipped during
+    the back-off after a failure, so a hung Redis costs one socket timeout, not one each)."""
     if time.monotonic() < _skip_until:
         return None
-    now_ts = (now or timezone.now()).timestamp()
-    window = settings.FLAPPING_WINDOW_SECONDS
-    name = _redis_key(key_id, dedup_key)
     try:
-        pipe = _client().pipeline(transaction=True)
-        pipe.zadd(name, {f"{now_ts:.6f}:{change}:{uuid.uuid4().hex[:8]}": now_ts})
-        pipe.zremrangebyscore(name, "-inf", now_ts - window)
-        pipe.zcard(name)
-        pipe.expire(name, window + 60)
-        _added, _removed, count, _expiry = pipe.execute()
+        return int(ask(_client()))
     # ValueError too: redis-py reports a socket closed under a read as "I/O operation on
     # closed file" (seen under a 200-request burst, RELIABILITY T15), and an aid must never
     # turn into a 500.
     except (redis.RedisError, OSError, ValueError) as error:
         _redis_failed(error)
         return None
-    return int(count)
 
 
-def track(key, event, outcome) -> None:
-    """Pipeline hook, inside its transaction, after the state change: count it, and mark the
-    incident flapping above the threshold (before the commit, so escalation sees the mark).
-    Adds the why to `outcome.reason`."""
-    if (event.action, outcome.outcome) not in STATE_CHANGES or outcome.incident_id is None:
-        return
-    count = record_change(key.pk, event.dedup_key, event.action)
-    if count is None or count <= settings.FLAPPING_THRESHOLD:
-        return
-    note = mark_flapping(outcome.incident_id, event.dedup_key, count)
-    outcome.reason = "; ".join(part for part in (outcome.reason, note) if part)
-
-
-def mark_flapping(incident_id: int, dedup_key: str, count: int) -> str:
+def record_change(key_id: int, dedup_key: str, change: str, now: datetime | None = None) -> int | None:
+    """Add one state change (the pipeline calls this after its commit: the change happened);
+    return how many the alert had within the window, or None when Redis cannot say."""
+    now_ts = (now or timezone.now()).timestamp()
     window = settings.FLAPPING_WINDOW_SECONDS
-    note = (
-        f"flapping: alert {dedup_key[:80]!r} changed state {count} times in {window}s; "
-        "notifications are held until it is stable"
-    )
-    if Incident.objects.filter(pk=incident_id, is_flapping=False).update(is_flapping=True):
+    name = _redis_key(key_id, dedup_key)
+
+    def add(client: redis.Redis) -> int:
+        pipe = client.pipeline(transaction=True)
+        pipe.zadd(name, {f"{now_ts:.6f}:{change}:{uuid.uuid4().hex[:8]}": now_ts})
+        pipe.zremrangebyscore(name, "-inf", now_ts - window)
+        pipe.zcard(name)
+        pipe.expire(name, window + 60)
+        _added, _removed, count, _expiry = pipe.execute()
+        return count
+
+    return _count(add)
+
+
+def changes_in_window(key_id: int, dedup_key: str, now: datetime | None = None) -> int | None:
+    """How many state changes the alert had within the window, read only; None when Redis
+    cannot say."""
+    since = (now or timezone.now()).timestamp() - settings.FLAPPING_WINDOW_SECONDS
+    # Exclusive lower bound: the same changes `record_change` keeps after its trim.
+    return _count(lambda client: client.zcount(_redis_key(key_id, dedup_key), f"({since}", "+inf"))
+
+
+@dataclass(frozen=True)
+class Flap:
+    """Read before the transaction: if this event changes its alert's state, the alert is
+    flapping, with `count` changes within the window (this one included)."""
+
+    dedup_key: str
+    count: int
+
+    @property
+    def note(self) -> str:
+        """For the event log's reason."""
+        return (
+            f"flapping: alert {self.dedup_key[:80]!r} changed state {self.count} times in "
+            f"{settings.FLAPPING_WINDOW_SECONDS}s; notifications are held until it is stable"
+        )
+
+
+def is_state_change(action: str, outcome: str, incident_id: int | None) -> bool:
+    return (action, outcome) in STATE_CHANGES and incident_id is not None
+
+
+def check(key_id: int, dedup_key: str, action: str) -> Flap | None:
+    """Before the pipeline's transaction (no row lock is held while Redis answers or hangs):
+    would a state change now make this alert flapping? The pipeline then writes the mark
+    with the change itself, so escalation sees it. Two state changes of one alert racing
+    each other may both read the same count: the mark can come one change late, never
+    falsely. Trigger and resolve only: nothing else changes an alert's state."""
+    if action not in ACTIONS:
+        return None
+    before = changes_in_window(key_id, dedup_key)
+    if before is None or before + 1 <= settings.FLAPPING_THRESHOLD:
+        return None
+    return Flap(dedup_key, before + 1)
+
+
+def mark_flapping(incident_id: int, flap: Flap, *, created_flapping: bool = False) -> str:
+    """Mark the incident of this state change (caller's transaction) and return the note for
+    the event log. `created_flapping`: the pipeline created the incident already marked, and
+    only its timeline line is missing."""
+    if created_flapping or Incident.objects.filter(pk=incident_id, is_flapping=False).update(is_flapping=True):
+        window = settings.FLAPPING_WINDOW_SECONDS
         TimelineEntry.objects.create(
             incident_id=incident_id,
             kind=TimelineEntry.Kind.FLAPPING,
             message=(
-                f"Flapping: alert {dedup_key[:80]!r} changed state {count} times in {window // 60} min. "
+                f"Flapping: alert {flap.dedup_key[:80]!r} changed state {flap.count} times in {window // 60} min. "
                 f"Notifications are held until it has been stable for {window // 60} min; "
                 "then one summary is sent."
             ),
-            data={"dedup_key": dedup_key, "changes": count, "window_seconds": window},
+            data={"dedup_key": flap.dedup_key, "changes": flap.count, "window_seconds": window},
         )
-    return note
+    return flap.note
 
 
 # --- the periodic task's half ---------------------------------------------------------------
@@ -205,10 +250,4 @@ def _end_episode(key_id, dedup_key: str, members: list[Incident], now: datetime,
 
 
 def _send_summary(incident_id: int) -> None:
-    try:
-        from escalation.notify import send_flapping_summary  # the escalation app owns sending
-    except ImportError:
-        logger.error("no escalation.notify.send_flapping_summary: incident #%s's summary is in its timeline only",
-                     incident_id)
-        return
-    send_flapping_summary(incident_id)
+    notify.send_flapping_summary(incident_id)  # the escalation app owns sending

@@ -25,10 +25,14 @@ BUCKET_PREFIX = "window:"
 GROUP_KEY_MAX = 255
 
 
-@dataclass
-class Grouped:
-    incident_id: int
-    reason: str
+@dataclass(frozen=True)
+class Group:
+    """Where a trigger with a new dedup key goes on a key that groups: its bucket, and the
+    open incident of that bucket within the window (None: the trigger opens the group)."""
+
+    bucket: str
+    incident_id: int | None = None
+    first_seen_at: datetime | None = None
 
 
 def groups_by_window(key: IntegrationKey, event: NormalizedEvent) -> bool:
@@ -67,13 +71,10 @@ def lock_group(key_id: int, bucket: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)])
 
 
-def join_open_group(key: IntegrationKey, event: NormalizedEvent, now: datetime) -> Grouped | None:
-    """For a trigger whose dedup key has no open alert (caller's transaction and savepoint).
-
-    Joins the open group's incident and returns it; or returns None, having stamped
-    `event.group_key` with the group, so the incident the caller creates next opens the
-    group (the lock taken here is still held, so no concurrent trigger opens another).
-    May raise IntegrityError when the same dedup key raced in: the caller re-reads."""
+def find_group(key: IntegrationKey, event: NormalizedEvent, now: datetime) -> Group | None:
+    """For a trigger whose dedup key has no open alert (caller's transaction and savepoint):
+    None when the key does not group this event; else its group, locked until the commit,
+    so no concurrent trigger opens a second incident for it. Writes nothing."""
     if not groups_by_window(key, event):
         return None
     bucket = bucket_of(key, event)
@@ -90,16 +91,22 @@ def join_open_group(key: IntegrationKey, event: NormalizedEvent, now: datetime) 
         .first()
     )
     if incident is None:
-        event.group_key = bucket
-        return None
-    Alert.objects.open_for_event(incident_id=incident.pk, key=key, event=event, now=now)
-    Incident.objects.filter(pk=incident.pk).update(
+        return Group(bucket)
+    return Group(bucket, incident.pk, incident.first_seen_at)
+
+
+def join(key: IntegrationKey, group: Group, event: NormalizedEvent, now: datetime) -> str:
+    """Add the trigger as a new alert of the group's open incident; returns the reason for
+    the event log. May raise IntegrityError when the same dedup key raced in: the caller
+    re-reads."""
+    Alert.objects.open_for_event(incident_id=group.incident_id, key=key, event=event, now=now)
+    Incident.objects.filter(pk=group.incident_id).update(
         alert_count=F("alert_count") + 1, last_seen_at=now, latest=event.to_log()
     )
-    age = int((now - incident.first_seen_at).total_seconds())
-    labels = bucket[len(BUCKET_PREFIX):]
-    return Grouped(
-        incident.pk,
-        f"grouped into incident #{incident.pk}: new alert {age}s after its first, within the key's "
-        f"{window}s window" + (f" (same labels {labels})" if labels not in ("{}", "") else ""),
+    age = int((now - group.first_seen_at).total_seconds())
+    labels = group.bucket[len(BUCKET_PREFIX):]
+    window = key.grouping_window_seconds
+    return (
+        f"grouped into incident #{group.incident_id}: new alert {age}s after its first, within the key's "
+        f"{window}s window" + (f" (same labels {labels})" if labels not in ("{}", "") else "")
     )

@@ -5,6 +5,7 @@ ended early from the portal (`end_window_now`) releases its incidents at once.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -54,25 +55,47 @@ def held_by_maintenance(incident: Incident) -> bool:
     return incident.is_open and incident.escalation_held_reason.startswith(HOLD_PREFIX)
 
 
-def hold_if_in_window(key: IntegrationKey, incident: Incident, now: datetime) -> str:
-    """For a just-created incident (caller's transaction): hold its escalation when a window
-    covers the key. Returns the reason for the event log ("" when no window applies)."""
+@dataclass(frozen=True)
+class Hold:
+    """A window covering a key, decided before the incident is written: the pipeline creates
+    the incident already held (no pending step, no escalation task) and notes why."""
+
+    window_id: int
+    window_reason: str
+    end: datetime
+
+    @property
+    def held_reason(self) -> str:
+        """`Incident.escalation_held_reason`: the engine skips held incidents."""
+        return (HOLD_PREFIX + self.window_reason)[:HELD_REASON_MAX]
+
+    @property
+    def until(self) -> str:
+        return f"{self.end:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def log_reason(self) -> str:
+        """The event log's reason for the trigger that opened a held incident."""
+        return f"maintenance window #{self.window_id} until {self.until}: nobody paged ({self.window_reason[:200]})"
+
+
+def hold_for(key: IntegrationKey, now: datetime) -> Hold | None:
+    """The window that holds a new incident of this key now, or None. One query."""
     window = active_windows(now).filter(covering(key.pk, key.team_id)).order_by("-end", "id").first()
     if window is None:
-        return ""
-    held = (HOLD_PREFIX + window.reason)[:HELD_REASON_MAX]
-    # No pending step: the escalation tick never picks it up, and the engine skips held incidents.
-    Incident.objects.filter(pk=incident.pk).update(escalation_held_reason=held, next_escalation_at=None)
-    incident.escalation_held_reason, incident.next_escalation_at = held, None
-    until = f"{window.end:%Y-%m-%d %H:%M} UTC"
+        return None
+    return Hold(window.pk, window.reason, window.end)
+
+
+def note_hold(incident: Incident, hold: Hold, now: datetime) -> None:
+    """The timeline line of an incident created held (caller's transaction)."""
     TimelineEntry.objects.create(
         incident=incident,
         kind=TimelineEntry.Kind.MAINTENANCE,
-        message=f"Maintenance window until {until} ({window.reason}): nobody is paged until it ends.",
-        data={"window_id": window.pk, "end": window.end.isoformat()},
+        message=f"Maintenance window until {hold.until} ({hold.window_reason}): nobody is paged until it ends.",
+        data={"window_id": hold.window_id, "end": hold.end.isoformat()},
         created_at=now,
     )
-    return f"maintenance window #{window.pk} until {until}: nobody paged ({window.reason[:200]})"
 
 
 def release_maintenance_holds(now: datetime | None = None, *, only: Q | None = None, ended_by=None) -> int:

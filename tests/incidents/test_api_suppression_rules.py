@@ -7,19 +7,12 @@ import pytest
 from incidents.models import Event, SuppressionRule
 from oncall.models import TeamMembership
 from tests.factories import api_client_for, make_key, make_team, make_user
-from tests.incidents.noise_helpers import ingest, reset_noise_state, trigger
+from tests.incidents.noise_helpers import ingest, trigger
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/suppression-rules/"
 CONTRACT_FIELDS = {"field", "operator", "value", "enabled", "team", "integration_key", "expires_at"}
-
-
-@pytest.fixture(autouse=True)
-def clean_noise_state():
-    reset_noise_state()
-    yield
-    reset_noise_state()
 
 
 @pytest.fixture

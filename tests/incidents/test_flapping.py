@@ -13,18 +13,15 @@ from django.utils import timezone
 
 from incidents.models import Event, Incident, TimelineEntry
 from incidents.noise import flapping
-from tests.incidents.noise_helpers import closing, ingest, reset_noise_state, trigger
+from tests.incidents.noise_helpers import closing, ingest, trigger
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def clean_noise_state(settings):
+def flapping_settings(settings):
     settings.FLAPPING_THRESHOLD = 5
     settings.FLAPPING_WINDOW_SECONDS = 600
-    reset_noise_state()
-    yield
-    reset_noise_state()
 
 
 def flap(key, dedup_key="link-eth0", times=3):

@@ -12,16 +12,9 @@ from django.utils import timezone
 from incidents import actions
 from incidents.models import Alert, Event, Incident
 from tests.factories import make_key
-from tests.incidents.noise_helpers import closing, ingest, reset_noise_state, tasks_inline, trigger
+from tests.incidents.noise_helpers import closing, ingest, tasks_inline, trigger
 
 WINDOW = 300
-
-
-@pytest.fixture(autouse=True)
-def clean_noise_state():
-    reset_noise_state()
-    yield
-    reset_noise_state()
 
 
 @pytest.fixture

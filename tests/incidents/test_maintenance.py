@@ -12,16 +12,9 @@ from incidents import actions
 from incidents.models import Event, Incident, MaintenanceWindow, TimelineEntry
 from incidents.noise import maintenance
 from tests.factories import make_key, make_team
-from tests.incidents.noise_helpers import closing, ingest, reset_noise_state, trigger
+from tests.incidents.noise_helpers import closing, ingest, trigger
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def clean_noise_state():
-    reset_noise_state()
-    yield
-    reset_noise_state()
 
 
 def window(minutes_left=60, started_minutes_ago=5, reason="database upgrade", **scope):

@@ -16,7 +16,7 @@ from escalation.engine import run_escalation_tick
 from escalation.models import ContactMethod, EscalationPolicy, EscalationStep, Notification
 from incidents.models import Alert, Event, Incident, SuppressionRule
 from tests.factories import make_key, make_team, make_user
-from tests.incidents.noise_helpers import ingest, reset_noise_state, tasks_inline, trigger
+from tests.incidents.noise_helpers import ingest, tasks_inline, trigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,13 +25,6 @@ DEDUP_KEYS = 300
 GROUPED_KEYS = 240  # dedup keys 0..239 go to the grouping key, 240..299 to the plain one
 SERVICES = ("api", "db", "web")
 THREADS = 8
-
-
-@pytest.fixture(autouse=True)
-def clean_noise_state():
-    reset_noise_state()
-    yield
-    reset_noise_state()
 
 
 @pytest.fixture

@@ -11,18 +11,11 @@ from incidents.models import Event, Incident, SuppressionRule
 from incidents.noise import suppression
 from incidents.rules.patterns import MAX_MATCH_CHARS, EventText
 from tests.factories import make_key, make_team
-from tests.incidents.noise_helpers import closing, ingest, reset_noise_state, trigger
+from tests.incidents.noise_helpers import closing, ingest, trigger
 
 pytestmark = pytest.mark.django_db
 
 PATHOLOGICAL = ["^(a|aa)+$", "(a+)+$", "(x+x+)+y", "(.*a){20}", "((((a*)*)*)*)*b", r"(\w+\s?)*$"]
-
-
-@pytest.fixture(autouse=True)
-def clean_noise_state():
-    reset_noise_state()
-    yield
-    reset_noise_state()
 
 
 def rule(**fields):

@@ -2,8 +2,9 @@
 
 Measured (in a test transaction, where `atomic` blocks are savepoints; in production the
 outer SAVEPOINT/RELEASE pair is the transaction's BEGIN/COMMIT and is not counted):
-new trigger 10 = key lookup, savepoint, open-alert lookup (FOR UPDATE), savepoint, incident
-and alert inserts, release, maintenance-window check, event-log insert, release;
+new trigger 10 = key lookup, savepoint, open-alert lookup (FOR UPDATE), savepoint,
+maintenance-window check (decided before the insert), incident and alert inserts, release,
+event-log insert, release;
 repeat trigger 7 = key lookup, savepoint, open-alert lookup, alert and incident updates,
 event-log insert, release. `last_used_at` is written at most once a minute per key and is
 outside these counts. Anything added to the hot path shows up here first."""
