@@ -224,9 +224,3 @@ def do_reassign_incident(incident_id: int, *, by, user=None, schedule=None) -> A
         summary += " (" + "; ".join(notes) + ")"
     return ActionResult(incident, True, summary)
 
-
-# Old names, still called by tests outside this change (tests/portal, tests/integrations,
-# tests/incidents' noise tests); remove once those call the do_* names.
-acknowledge_incident = do_acknowledge_incident
-resolve_incident = do_resolve_incident
-add_note = do_add_note

@@ -18,8 +18,7 @@ from escalation import dispatch
 from incidents import actions
 from incidents.models import Alert, Event, Incident
 from incidents.noise import flapping, grouping, maintenance, suppression
-from integrations.formats.base import NormalizedEvent
-from integrations.formats.heartbeat import HEARTBEAT_DEDUP_KEY
+from integrations.formats.base import HEARTBEAT_DEDUP_KEY, NormalizedEvent
 from integrations.models import IntegrationKey
 
 logger = logging.getLogger("vigil.pipeline")

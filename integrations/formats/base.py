@@ -10,6 +10,9 @@ from datetime import datetime
 from typing import Any
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
+# The dedup key of a key's one "missed heartbeat" incident: the heartbeat door's beats and
+# the watchdog alerts of batch formats both close it, whatever their own dedup keys.
+HEARTBEAT_DEDUP_KEY = "vigil-heartbeat"
 SEVERITIES = ("critical", "error", "warning", "info")
 
 

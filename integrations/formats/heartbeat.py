@@ -2,10 +2,8 @@
 alive; silence longer than the key's interval + grace opens one incident under a fixed
 dedup key, which the next beat resolves."""
 
-from integrations.formats.base import NormalizedEvent
+from integrations.formats.base import HEARTBEAT_DEDUP_KEY, NormalizedEvent
 from integrations.formats.spec import DoorPath, DoorSpec, Snippet, path_key
-
-HEARTBEAT_DEDUP_KEY = "vigil-heartbeat"
 
 
 def parse(body: dict) -> list[NormalizedEvent]:

@@ -26,7 +26,7 @@ def test_the_rest_timeline_lists_the_portal_items_with_reasons_and_logins(key, r
     incident = make_incident(key, dedup_key="disk")
     acknowledge_event(key, "disk")
     acknowledge_event(key, "disk")  # ignored, with a reason
-    actions.add_note(incident.pk, by=rita, text="looking")
+    actions.do_add_note(incident.pk, by=rita, text="looking")
 
     items = api_client_for(rita).get(f"/api/v1/incidents/{incident.pk}/").json()["timeline"]
     portal = timeline.build_timeline(incident).items
@@ -49,7 +49,7 @@ def test_the_rest_timeline_keeps_the_newest_items_like_the_portal(key, rita, mon
     monkeypatch.setattr(timeline, "DEFAULT_LIMIT", 3)
     incident = make_incident(key)
     for n in range(5):
-        actions.add_note(incident.pk, by=rita, text=f"note {n}")
+        actions.do_add_note(incident.pk, by=rita, text=f"note {n}")
 
     items = api_client_for(rita).get(f"/api/v1/incidents/{incident.pk}/").json()["timeline"]
     assert [item["message"] for item in items if item["kind"] == "note"] == ["note 2", "note 3", "note 4"]

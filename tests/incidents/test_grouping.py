@@ -120,7 +120,7 @@ def test_acknowledging_a_grouped_alerts_dedup_key_acknowledges_its_incident(grou
 def test_a_person_resolving_closes_every_alert_and_the_next_key_opens_a_new_incident(grouping_key):
     incident_id = ingest(grouping_key, trigger("a")).incident_id
     ingest(grouping_key, trigger("b"))
-    actions.resolve_incident(incident_id, via="api")
+    actions.do_resolve_incident(incident_id, via="api")
     assert not Alert.objects.filter(status="open").exists()
     fresh = ingest(grouping_key, trigger("c"))
     assert fresh.outcome == "created" and fresh.incident_id != incident_id

@@ -97,7 +97,7 @@ def test_when_the_window_ends_held_incidents_start_escalating(key, django_captur
 def test_an_acknowledged_held_incident_is_released_without_escalating(key):
     active = window(integration_key=key)
     incident_id = ingest(key, trigger("a")).incident_id
-    actions.acknowledge_incident(incident_id, via="api")
+    actions.do_acknowledge_incident(incident_id, via="api")
     with time_machine.travel(active.end + timedelta(seconds=1), tick=False):
         assert maintenance.release_maintenance_holds() == 1
     incident = Incident.objects.get(pk=incident_id)

@@ -236,7 +236,7 @@ def test_incident_admin_is_read_mostly(client, root, key):
 
 def test_timeline_and_change_event_admin_pages_render_escaped(client, root, key):
     incident = make_incident(key)
-    actions.add_note(incident.pk, by=root, text=XSS)
+    actions.do_add_note(incident.pk, by=root, text=XSS)
     ChangeEvent.objects.create(integration_key=key, team=key.team, summary=XSS, source="deploy-bot",
                                custom_details={"commit": XSS})
     for url in ["/admin/incidents/timelineentry/", "/admin/incidents/changeevent/",
@@ -285,8 +285,8 @@ def test_read_only_incident_admins_show_staff_only_their_teams_rows(client, team
     different path; a staff member of one team sees none of another team's rows."""
     other_key, _ = make_key(team=make_team("Payments"), name="payments-key")
     ours, theirs = make_incident(key, summary="ours-incident"), make_incident(other_key, summary="theirs-incident")
-    actions.add_note(ours.pk, by=None, text="ours-note")
-    actions.add_note(theirs.pk, by=None, text="theirs-note")
+    actions.do_add_note(ours.pk, by=None, text="ours-note")
+    actions.do_add_note(theirs.pk, by=None, text="theirs-note")
     ChangeEvent.objects.create(integration_key=key, team=key.team, summary="ours-change")
     ChangeEvent.objects.create(integration_key=other_key, team=other_key.team, summary="theirs-change")
     staff = make_user("staff-reader", team=team, is_staff=True)

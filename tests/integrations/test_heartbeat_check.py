@@ -42,7 +42,7 @@ def test_the_check_says_it_at_most_once_per_silence(watched):
 
 def test_no_new_incident_after_a_person_resolves_it_while_still_silent(watched):
     [outcome] = check_heartbeats()
-    actions.resolve_incident(outcome.incident_id, via="web")
+    actions.do_resolve_incident(outcome.incident_id, via="web")
     assert check_heartbeats() == []
 
 

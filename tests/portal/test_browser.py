@@ -43,9 +43,9 @@ def seed_history(key, responder) -> None:
     ]:
         incident = make_incident(key, dedup_key=dedup_key, summary=summary, severity=severity)
         if then == "ack":
-            actions.acknowledge_incident(incident.pk, by=responder, via="web")
+            actions.do_acknowledge_incident(incident.pk, by=responder, via="web")
         elif then == "resolve":
-            actions.resolve_incident(incident.pk, by=responder, via="web")
+            actions.do_resolve_incident(incident.pk, by=responder, via="web")
 
 
 def named_key(team, name="Prometheus prod"):

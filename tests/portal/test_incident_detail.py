@@ -55,8 +55,8 @@ def test_non_http_links_and_runbooks_are_shown_as_text(web, key):
 def test_timeline_shows_events_with_outcome_and_reason_actions_and_notifications(web, key, responder):
     incident = make_incident(key, dedup_key="t")
     make_incident(key, dedup_key="t")  # a repeat trigger: outcome "updated"
-    actions.acknowledge_incident(incident.pk, by=responder, via="web")
-    actions.add_note(incident.pk, by=responder, text="Looking at the disk now")
+    actions.do_acknowledge_incident(incident.pk, by=responder, via="web")
+    actions.do_add_note(incident.pk, by=responder, text="Looking at the disk now")
     # As the notification sender records a failed delivery.
     TimelineEntry.objects.create(
         incident=incident, kind=TimelineEntry.Kind.NOTIFICATION_FAILED,
@@ -102,7 +102,7 @@ def test_detail_page_queries_are_bounded_with_a_long_timeline(
     for _ in range(60):
         make_incident(key, dedup_key="busy")
     for n in range(80):
-        actions.add_note(incident.pk, by=responder, text=f"note {n}")
+        actions.do_add_note(incident.pk, by=responder, text=f"note {n}")
     for n in range(10):
         TimelineEntry.objects.create(incident=incident, kind=TimelineEntry.Kind.NOTIFICATION,
                                      message=f"Emailed rita (r@example.com): page, step {n}")
@@ -127,7 +127,7 @@ def test_a_timeline_longer_than_the_cap_shows_the_newest_and_says_what_is_hidden
     monkeypatch.setattr(timeline, "DEFAULT_LIMIT", 3)
     incident = make_incident(key, dedup_key="long")
     for n in range(5):
-        actions.add_note(incident.pk, by=responder, text=f"note {n}")
+        actions.do_add_note(incident.pk, by=responder, text=f"note {n}")
     with django_assert_max_num_queries(12):
         body = web.get(f"/incidents/{incident.pk}/").content.decode()
     assert "note 1<" not in body and "note 2<" in body and "note 4<" in body

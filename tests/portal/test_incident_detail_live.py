@@ -57,8 +57,8 @@ class TestTheLivePartial:
     ):
         incident = make_incident(key)
         page = web.get(f"/incidents/{incident.pk}/").content.decode()
-        actions.add_note(incident.pk, by=responder, text="Failover started on db02")
-        actions.acknowledge_incident(incident.pk, by=responder, via="api")
+        actions.do_add_note(incident.pk, by=responder, text="Failover started on db02")
+        actions.do_acknowledge_incident(incident.pk, by=responder, via="api")
         assert "Failover started on db02" not in page
         body = web.get(live_url(incident), HTTP_HX_REQUEST="true").content.decode()
         assert "Failover started on db02" in body
@@ -68,7 +68,7 @@ class TestTheLivePartial:
 
     def test_polling_stops_once_the_incident_is_resolved(self, web, key, responder):
         incident = make_incident(key)
-        actions.resolve_incident(incident.pk, by=responder, via="api")
+        actions.do_resolve_incident(incident.pk, by=responder, via="api")
         body = web.get(live_url(incident), HTTP_HX_REQUEST="true").content.decode()
         assert "status-resolved" in body and 'id="resolved-fact"' in body
         assert "hx-trigger" not in body and "hx-get" not in body and "Updates every" not in body
@@ -81,7 +81,7 @@ class TestTheLivePartial:
         for _ in range(60):
             make_incident(key, dedup_key="busy")
         for n in range(80):
-            actions.add_note(incident.pk, by=responder, text=f"note {n}")
+            actions.do_add_note(incident.pk, by=responder, text=f"note {n}")
         for n in range(10):
             TimelineEntry.objects.create(incident=incident, kind=TimelineEntry.Kind.NOTIFICATION,
                                          message=f"Emailed rita (r@example.com): page, step {n}")
@@ -101,7 +101,7 @@ class TestTheLivePartial:
         monkeypatch.setattr(timeline, "DEFAULT_LIMIT", 3)
         incident = make_incident(key)
         for n in range(5):
-            actions.add_note(incident.pk, by=responder, text=f"note {n}")
+            actions.do_add_note(incident.pk, by=responder, text=f"note {n}")
         with django_assert_max_num_queries(8):
             body = web.get(live_url(incident), HTTP_HX_REQUEST="true").content.decode()
         assert "note 1<" not in body and "note 4<" in body

@@ -30,8 +30,8 @@ def test_open_incidents_come_first_then_newest(web, key, responder):
     acked = make_incident(key, dedup_key="b")
     triggered_old = make_incident(key, dedup_key="c")
     triggered_new = make_incident(key, dedup_key="d")
-    actions.resolve_incident(resolved.pk, by=responder)
-    actions.acknowledge_incident(acked.pk, by=responder)
+    actions.do_resolve_incident(resolved.pk, by=responder)
+    actions.do_acknowledge_incident(acked.pk, by=responder)
     response = web.get("/")
     assert response.status_code == 200
     assert listed_ids(response) == [triggered_new.pk, triggered_old.pk, acked.pk, resolved.pk]
@@ -41,7 +41,7 @@ def test_counts_per_status_follow_the_other_filters(web, key, team, responder):
     for n in range(3):
         make_incident(key, dedup_key=f"t{n}", severity="critical")
     info = make_incident(key, dedup_key="i", severity="info")
-    actions.acknowledge_incident(info.pk, by=responder)
+    actions.do_acknowledge_incident(info.pk, by=responder)
     body = web.get("/?severity=critical").content.decode()
     assert 'data-status="all">3<' in body
     assert 'data-status="triggered">3<' in body
@@ -52,7 +52,7 @@ def test_filters_by_status_severity_team_and_key(web, key, team, responder):
     second_key = make_key(team=team, name="grafana")[0]
     critical = make_incident(key, dedup_key="c", severity="critical")
     warning = make_incident(second_key, dedup_key="w", severity="warning")
-    actions.acknowledge_incident(warning.pk, by=responder)
+    actions.do_acknowledge_incident(warning.pk, by=responder)
     assert listed_ids(web.get("/?status=triggered")) == [critical.pk]
     assert listed_ids(web.get("/?status=open")) == [critical.pk, warning.pk]
     assert listed_ids(web.get("/?severity=warning")) == [warning.pk]
