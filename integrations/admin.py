@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from escalation.models import EscalationPolicy
 from integrations.management.examples import curl_example
 from integrations.models import IntegrationKey
+from integrations.snippets import door_snippets
 from oncall.models import Team
 
 # Session slot for keys issued by this request and not yet shown: [{"id": pk, "raw": key}].
@@ -38,11 +39,7 @@ def pop_new_keys(request) -> list[dict]:
 
 
 def door_snippets_for(raw_key: str, base_url: str):
-    """Per-door configuration snippets, when that module is installed (it is optional)."""
-    try:
-        from integrations.snippets import door_snippets
-    except ImportError:
-        return None
+    """Per-door configuration snippets for the key shown once."""
     return door_snippets(raw_key, base_url)
 
 

@@ -33,7 +33,14 @@ from oncall.models import (
     validate_timezone,
 )
 from oncall.permissions import IsTeamAdminOrReadOnly, require_team_admin, visible_to_members
-from oncall.schedule import load_schedule, on_call_user_ids, rotation_spec, shift_index, shift_start
+from oncall.schedule import (
+    load_schedule,
+    on_call_user_ids,
+    rotation_spec,
+    shift_index,
+    shift_start,
+    upcoming_shifts,
+)
 
 
 def person(user) -> dict:
@@ -361,8 +368,6 @@ class OnCallViewSet(viewsets.ViewSet):
     @action(detail=False, methods=["get"])
     def shifts(self, request):
         """My shifts from now on, across every schedule I am in."""
-        from oncall.schedule import upcoming_shifts
-
         raw = request.query_params.get("weeks", "4")
         if not raw.isdecimal() or not 1 <= int(raw) <= 26:
             raise ValidationError({"weeks": ["A whole number of weeks, 1 to 26."]})

@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth import get_user_model
+
+from oncall.models import Schedule
+
 DAY = timedelta(days=1)
 
 
@@ -269,8 +273,6 @@ def load_schedule(schedule, window: tuple[datetime, datetime] | None = None) -> 
 
 def who_is_on_call(schedule, at: datetime | None = None) -> list:
     """The users on call for `schedule` at `at` (now by default), in a stable order."""
-    from django.contrib.auth import get_user_model
-
     at = at or datetime.now(UTC)
     user_ids = on_call_user_ids(load_schedule(schedule, (at, at + timedelta(microseconds=1))), at)
     users = get_user_model().objects.in_bulk(user_ids)
@@ -279,8 +281,6 @@ def who_is_on_call(schedule, at: datetime | None = None) -> list:
 
 def upcoming_shifts(user, start: datetime, end: datetime) -> list[tuple[object, Shift]]:
     """`user`'s shifts in [start, end) across every schedule they take part in."""
-    from oncall.models import Schedule
-
     schedules = (
         Schedule.objects.filter(rotations__participants__user=user)
         .union(Schedule.objects.filter(overrides__user=user))

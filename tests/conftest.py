@@ -4,6 +4,9 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
+# One Chromium for the whole run (Playwright's sync API allows one per thread): every folder's
+# browser tests use these fixtures.
+from tests.browser import BrowserPage, browser_page, chromium, phone_page  # noqa: F401
 from tests.factories import make_key, make_team
 
 LOCAL_PAYLOADS = Path(__file__).resolve().parent / "integrations" / "payloads"

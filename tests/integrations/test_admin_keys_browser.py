@@ -1,8 +1,6 @@
 """The admin's shown-once key page in a real browser (Playwright + Debian's Chromium):
 the copy button copies the key under the real Content-Security-Policy, with no inline script."""
 
-import os
-
 import pytest
 
 from integrations import keys
@@ -10,22 +8,6 @@ from integrations.models import IntegrationKey
 from tests.factories import make_policy, make_team, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop runs in this thread
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
-
 
 def test_copy_button_copies_the_new_key(chromium, live_server, tmp_path):
     team = make_team("SRE")
