@@ -189,6 +189,17 @@ class Paged:
     user_ids: list[int]  # the people a new page was written for, in order
 
 
+def stop_policy_escalation(incident: Incident, reason: str) -> int:
+    """Stop the incident's policy: no further step is due, and the policy's pages written
+    but not sent yet (a rule's later delay) are cancelled with `reason`. Pages outside the
+    policy (a reassignment's) are left alone. Call with the incident row locked; the caller
+    saves `next_escalation_at`. Returns how many pages were cancelled."""
+    incident.next_escalation_at = None
+    return Notification.objects.filter(
+        incident=incident, kind=Notification.Kind.PAGE, status=Notification.Status.PENDING, step_index__gte=0,
+    ).update(status=Notification.Status.CANCELLED, status_reason=reason[:200])
+
+
 def page_now(incident: Incident, people: list, *, repeat_index: int, now: datetime, notes: list[str]) -> Paged:
     """Page `people` for this incident now, outside its policy (step -1), as a policy step
     would: their notification rules, the same Notification rows and retries; the rows due

@@ -106,6 +106,15 @@ def message_id(notification: Notification) -> str:
     return f"<{idempotency_key(notification)}@{domain}>"
 
 
+def thread_id(incident_id: int) -> str:
+    """One Message-ID-shaped name per incident that every mail about it refers to, so mail
+    clients show the page, later steps, the reassignment and the recovery as one thread.
+    Never sent as a message of its own; keyed, so it tells nothing about other incidents."""
+    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "vigil.invalid"
+    tag = hashlib.sha256(f"{settings.SECRET_KEY}:thread:{incident_id}".encode()).hexdigest()[:16]
+    return f"<incident-{incident_id}.{tag}@{domain}>"
+
+
 def build_email(notification: Notification, context: dict) -> EmailMultiAlternatives:
     prefix = TEMPLATE_PREFIX[notification.kind]
     subject = one_line(render_to_string(f"emails/{prefix}_subject.txt", context))
@@ -121,6 +130,8 @@ def build_email(notification: Notification, context: dict) -> EmailMultiAlternat
             # the message but before the row was marked sent, the resend is the same message,
             # which mail clients show once.
             "Message-ID": context["message_id"],
+            "In-Reply-To": thread_id(notification.incident_id),
+            "References": thread_id(notification.incident_id),
             "X-Vigil-Incident": str(notification.incident_id),
             "Auto-Submitted": "auto-generated",
         },

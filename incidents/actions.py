@@ -53,8 +53,8 @@ def check_resolve(incident: Incident) -> str | None:
 
 
 def check_escalate_now(incident: Incident) -> str | None:
-    if incident.status != Incident.Status.TRIGGERED:
-        return f"only a triggered incident escalates; this one is {incident.status}"
+    if incident.status == Incident.Status.RESOLVED:
+        return "a resolved incident does not escalate"
     steps = (incident.escalation_snapshot or {}).get("steps")
     if steps is not None and incident.escalation_step >= len(steps):
         return "every escalation step has fired already"
@@ -162,20 +162,27 @@ def do_add_note(incident_id: int, *, by, text: str) -> TimelineEntry:
 
 @transaction.atomic
 def do_escalate_now(incident_id: int, *, by) -> ActionResult:
-    """Fire the next escalation step now instead of waiting for its delay. Takes the
-    incident row lock (`select_for_update`); the step itself fires in the escalation task
-    enqueued after the commit."""
+    """Fire the next escalation step now instead of waiting for its delay. An acknowledged
+    incident is triggered again and escalates from its next step, as PagerDuty does: the
+    person who acknowledged asks for help. Takes the incident row lock (`select_for_update`);
+    the step itself fires in the escalation task enqueued after the commit."""
     incident = _locked(incident_id)
     refused = check_escalate_now(incident)
     if refused:
         return ActionResult(incident, False, refused)
     now = timezone.now()
+    reopened = incident.status == Incident.Status.ACKNOWLEDGED
     incident.next_escalation_at = now
-    incident.save(update_fields=["next_escalation_at"])
+    fields = ["next_escalation_at"]
+    if reopened:
+        _reopen(incident)
+        fields += ["status", "acknowledged_at", "acknowledged_by", "acknowledged_via"]
+    incident.save(update_fields=fields)
+    verb = "Re-opened and escalated" if reopened else "Escalation brought forward to now"
     TimelineEntry.objects.create(
         incident=incident,
         kind=TimelineEntry.Kind.ESCALATION,
-        message=f"Escalation brought forward to now by {describe_actor(by, 'web')}",
+        message=f"{verb} by {describe_actor(by, 'web')}",
         actor=by,
         data={"escalate_now": True, "step": incident.escalation_step},
         created_at=now,
@@ -184,12 +191,23 @@ def do_escalate_now(incident_id: int, *, by) -> ActionResult:
     return ActionResult(incident, True, "escalating now")
 
 
+def _reopen(incident: Incident) -> None:
+    """An acknowledged incident back to triggered (the caller saves): pages are sent only
+    for triggered incidents, and its acknowledgement no longer stands."""
+    incident.status = Incident.Status.TRIGGERED
+    incident.acknowledged_at = None
+    incident.acknowledged_by = None
+    incident.acknowledged_via = ""
+
+
 @transaction.atomic
 def do_reassign_incident(incident_id: int, *, by, user=None, schedule=None) -> ActionResult:
     """Hand an open incident to a person, or to whoever is on call for a schedule, and page
     them at once through the escalation engine's own paging (their notification rules, the
-    same Notification rows and retries). The policy's remaining steps are left as they are.
-    Takes the incident row lock (`select_for_update`)."""
+    same Notification rows and retries). The old escalation stops: no further policy step,
+    and the policy's pages not sent yet are cancelled. An acknowledged incident is triggered
+    again, for the new assignee to acknowledge. Takes the incident row lock
+    (`select_for_update`)."""
     incident = _locked(incident_id)
     refused = check_reassign(incident, user=user, schedule=schedule)
     if refused:
@@ -201,6 +219,12 @@ def do_reassign_incident(incident_id: int, *, by, user=None, schedule=None) -> A
         target, data = f"schedule {schedule.name}", {"schedule_id": schedule.pk}
         people = who_is_on_call(schedule, now)
     notes = [] if people else [f"nobody is on call for {schedule.name}"]
+    cancelled = engine.stop_policy_escalation(incident, "cancelled: the incident was reassigned")
+    fields = ["next_escalation_at"]
+    if incident.status == Incident.Status.ACKNOWLEDGED:
+        _reopen(incident)
+        fields += ["status", "acknowledged_at", "acknowledged_by", "acknowledged_via"]
+    incident.save(update_fields=fields)
     # Not a policy step: the n-th reassignment is the repeat, so paging the same person
     # again on a later reassignment is a new page, not a deduplicated one.
     ordinal = TimelineEntry.objects.filter(incident=incident, kind=TimelineEntry.Kind.REASSIGNED).count() + 1
@@ -216,7 +240,7 @@ def do_reassign_incident(incident_id: int, *, by, user=None, schedule=None) -> A
         message=message,
         actor=by,
         data={**data, "paged_user_ids": [p.pk for p in people], "notification_ids": paged_now.notification_ids,
-              "notes": notes},
+              "notes": notes, "cancelled_policy_pages": cancelled},
         created_at=now,
     )
     summary = f"reassigned to {target}; " + (f"paging {', '.join(paged)}" if paged else "nobody paged")

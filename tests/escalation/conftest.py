@@ -38,6 +38,8 @@ class Mail:
     html: str
     received_at: float
     message_id: str = ""
+    in_reply_to: str = ""
+    references: str = ""
 
 
 class Inbox:
@@ -59,6 +61,7 @@ class Inbox:
                     text=text.get_content().replace("\r\n", "\n") if text else "",
                     html=html.get_content().replace("\r\n", "\n") if html else "",
                     received_at=time.monotonic(), message_id=str(message["message-id"]),
+                    in_reply_to=str(message["in-reply-to"] or ""), references=str(message["references"] or ""),
                 ))
         return "250 Message accepted for delivery"
 

@@ -117,6 +117,24 @@ def test_resolve_sends_one_recovery_note_to_everyone_paged(smtp, clock, tick, co
     assert smtp.take() == []
 
 
+def test_every_mail_about_an_incident_threads_with_its_first_page(smtp, clock, tick, committed, t21_key, people):
+    incident = committed(make_incident, t21_key)
+    other = committed(make_incident, t21_key, dedup_key="another")
+    clock.to(5)
+    tick()  # step 2 pages bob
+    committed(api_client_for(people["bob"]).post, f"/api/v1/incidents/{incident.pk}/resolve/")
+    about = [m for m in smtp.mails if f"#{incident.pk}" in m.subject]
+    kinds = {m.subject.split()[1] for m in about}
+    assert len(about) >= 4 and "RESOLVED" in kinds  # alice's page, bob's page, two recovery notes
+    threads = {(m.in_reply_to, m.references) for m in about}
+    [(in_reply_to, references)] = threads
+    assert in_reply_to == references and in_reply_to.startswith(f"<incident-{incident.pk}.")
+    assert in_reply_to not in {m.message_id for m in about}  # a name to refer to, never a mail itself
+    assert len({m.message_id for m in about}) == len(about)
+    [other_page] = [m for m in smtp.mails if f"#{other.pk}" in m.subject and m.to == "alice@example.com"][:1]
+    assert other_page.references != references
+
+
 def test_a_recovery_whose_task_was_lost_is_sent_by_a_later_tick(smtp, clock, tick, committed, t21_key, people):
     from incidents.actions import do_resolve_incident
 

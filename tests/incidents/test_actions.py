@@ -182,13 +182,16 @@ def test_do_add_note_writes_one_timeline_row_and_locks_nothing(incident, alice):
 # --- escalate now -----------------------------------------------------------------------
 
 
-def test_check_escalate_now_refuses_an_acknowledged_or_spent_incident(incident):
+def test_check_escalate_now_refuses_a_resolved_or_spent_incident(incident):
     assert actions.check_escalate_now(incident) is None
+    incident.status = Incident.Status.ACKNOWLEDGED
+    assert actions.check_escalate_now(incident) is None
+    incident.status = Incident.Status.RESOLVED
+    assert actions.check_escalate_now(incident) == "a resolved incident does not escalate"
+    incident.status = Incident.Status.TRIGGERED
     incident.escalation_snapshot = {"steps": [{}]}
     incident.escalation_step = 1
     assert actions.check_escalate_now(incident) == "every escalation step has fired already"
-    incident.status = Incident.Status.ACKNOWLEDGED
-    assert actions.check_escalate_now(incident) == "only a triggered incident escalates; this one is acknowledged"
 
 
 def test_do_escalate_now_brings_the_step_forward_and_enqueues_the_engine_after_the_commit(
@@ -206,8 +209,24 @@ def test_do_escalate_now_brings_the_step_forward_and_enqueues_the_engine_after_t
     assert sent == [(dispatch.ADVANCE_ESCALATION, (incident.pk,))]
 
 
+def test_do_escalate_now_on_an_acknowledged_incident_triggers_it_again_from_the_next_step(
+    incident, alice, sent, django_capture_on_commit_callbacks
+):
+    actions.do_acknowledge_incident(incident.pk, by=alice, via="web")
+    Incident.objects.filter(pk=incident.pk).update(escalation_step=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = actions.do_escalate_now(incident.pk, by=alice)
+    incident.refresh_from_db()
+    assert result.changed
+    assert (incident.status, incident.acknowledged_by, incident.acknowledged_at) == ("triggered", None, None)
+    assert incident.escalation_step == 1 and incident.next_escalation_at <= timezone.now()
+    [entry] = timeline(incident, "escalation")
+    assert entry.message == "Re-opened and escalated by Alice Adams (web)"
+    assert sent == [(dispatch.ADVANCE_ESCALATION, (incident.pk,))]
+
+
 def test_do_escalate_now_refused_writes_and_enqueues_nothing(incident, sent, django_capture_on_commit_callbacks):
-    actions.do_acknowledge_incident(incident.pk, via="api")
+    actions.do_resolve_incident(incident.pk, via="api")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         result = actions.do_escalate_now(incident.pk, by=None)
     assert not result.changed and callbacks == [] and sent == []
@@ -247,6 +266,34 @@ def test_do_reassign_pages_the_person_outside_the_policy_and_sends_after_the_com
     # A second reassignment to the same person is a new page, not a deduplicated one.
     actions.do_reassign_incident(incident.pk, by=alice, user=bob)
     assert sorted(Notification.objects.filter(user=bob).values_list("repeat_index", flat=True)) == [1, 2]
+
+
+def test_do_reassign_stops_the_old_escalation_and_cancels_its_unsent_pages(incident, team, alice, sent):
+    bob = make_user("bob", team=team)
+    ContactMethod.objects.create(user=bob, kind=ContactMethod.Kind.EMAIL, address="bob@example.com")
+    later = Notification.objects.create(
+        incident=incident, user=alice, contact_method=alice.contact_methods.get(), kind="page", step_index=0,
+        channel="email", address="alice@example.com", due_at=timezone.now() + timedelta(minutes=5),
+        dedupe_key=f"page:{incident.pk}:later",
+    )
+    Incident.objects.filter(pk=incident.pk).update(next_escalation_at=timezone.now() + timedelta(minutes=10))
+    actions.do_reassign_incident(incident.pk, by=alice, user=bob)
+    incident.refresh_from_db()
+    later.refresh_from_db()
+    assert incident.next_escalation_at is None
+    assert (later.status, later.status_reason) == ("cancelled", "cancelled: the incident was reassigned")
+    [page] = Notification.objects.filter(incident=incident, user=bob)
+    assert (page.step_index, page.status) == (-1, "pending")
+    assert timeline(incident, "reassigned")[0].data["cancelled_policy_pages"] == 1
+
+
+def test_do_reassign_of_an_acknowledged_incident_triggers_it_for_the_new_assignee(incident, team, alice, sent):
+    bob = make_user("bob", team=team)
+    ContactMethod.objects.create(user=bob, kind=ContactMethod.Kind.EMAIL, address="bob@example.com")
+    actions.do_acknowledge_incident(incident.pk, by=alice, via="web")
+    actions.do_reassign_incident(incident.pk, by=alice, user=bob)
+    incident.refresh_from_db()
+    assert (incident.status, incident.acknowledged_by) == ("triggered", None)
 
 
 def test_do_reassign_to_a_schedule_with_nobody_on_call_pages_nobody(incident, team, alice, sent):

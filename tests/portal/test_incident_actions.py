@@ -85,11 +85,25 @@ def test_escalate_now_brings_the_next_step_forward(web, key, responder, django_c
     assert len(callbacks) == 1  # the escalation task is enqueued after the commit
 
 
-def test_escalate_now_leaves_an_acknowledged_incident_alone(web, key):
+def test_escalate_now_on_an_acknowledged_incident_triggers_it_again(web, key):
     incident = make_incident(key)
     web.post(f"/incidents/{incident.pk}/acknowledge/")
+    page = web.get(f"/incidents/{incident.pk}/").content.decode()
+    assert 'id="escalate-button"' in page  # still offered once acknowledged
+    web.post(f"/incidents/{incident.pk}/escalate/", follow=True)
+    incident.refresh_from_db()
+    assert incident.status == "triggered" and incident.next_escalation_at <= timezone.now()
+    [entry] = entries(incident, "escalation")
+    assert entry.message.startswith("Re-opened and escalated by")
+
+
+def test_escalate_now_leaves_a_resolved_incident_alone(web, key):
+    incident = make_incident(key)
+    web.post(f"/incidents/{incident.pk}/resolve/", {"confirm": "yes"})
+    incident.refresh_from_db()
+    assert incident.status == "resolved"
     response = web.post(f"/incidents/{incident.pk}/escalate/", follow=True)
-    assert "only a triggered incident escalates" in response.content.decode()
+    assert response.status_code == 200
     assert entries(incident, "escalation") == []
 
 
