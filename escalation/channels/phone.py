@@ -187,15 +187,18 @@ def to_gsm7(text: str) -> str:
 
 
 def fit_sms(head: str, summary: str, tail: str) -> str:
-    """`head` + summary + `tail` in one GSM-7 segment, the summary cut (with '…' as '...')
-    to fit. Head and tail are short and always whole."""
+    """`head` + summary + `tail` in one GSM-7 segment, the summary cut with '...' to fit
+    (a tail starting with '.' then loses it: 'srv0... Reply 1a ack'). Head and tail are
+    short and always whole."""
     summary = to_gsm7(" ".join(summary.split()))
-    room = SMS_SEGMENT - (gsm7_length(head) or 0) - (gsm7_length(tail) or 0)
-    if (gsm7_length(summary) or 0) > room:
-        cut = ""
-        for char in summary:
-            if (gsm7_length(cut + char) or 0) > room - 3:
-                break
-            cut += char
-        summary = cut.rstrip() + "..."
-    return head + summary + tail
+    if (gsm7_length(head + summary + tail) or 0) <= SMS_SEGMENT:
+        return head + summary + tail
+    tail = tail[1:] if tail.startswith(".") else tail
+    room = SMS_SEGMENT - (gsm7_length(head + tail) or 0) - 3
+    cut, used = "", 0
+    for char in summary:
+        used += 2 if char in GSM7_EXTENDED else 1
+        if used > room:
+            break
+        cut += char
+    return head + cut.rstrip() + "..." + tail
