@@ -23,6 +23,7 @@ from incidents.models import Incident
 from oncall.models import Rotation, RotationParticipant, Schedule
 from tests.browser import browser_page, chromium, phone_page  # noqa: F401 (fixtures)
 from tests.factories import make_key, make_team, make_user
+from tests.fakes.twilio import fake_twilio  # noqa: F401 (fixture)
 
 
 def free_port() -> int:

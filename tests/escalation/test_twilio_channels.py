@@ -18,7 +18,7 @@ from escalation.models import ContactMethod, Notification
 from incidents.actions import do_resolve_incident
 from incidents.models import TimelineEntry
 from tests.factories import api_client_for, make_incident
-from tests.fakes.twilio import FROM_NUMBER, fake_twilio  # noqa: F401 (fixture)
+from tests.fakes.twilio import FROM_NUMBER
 
 pytestmark = pytest.mark.django_db
 
