@@ -359,5 +359,7 @@ LOGGING = {
         "vigil.redis": {"level": "ERROR"},
         # django-axes logs every failed sign-in at INFO; the lockouts (WARNING) are what matter.
         "axes": {"level": "WARNING"},
+        # twilio's client logs every request's URL and headers at INFO (never the auth header).
+        "twilio.http_client": {"level": "WARNING"},
     },
 }
