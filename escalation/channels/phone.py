@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
-import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -85,7 +84,7 @@ def call_twilio(fn, what: str) -> Outcome:
         if exc.status == 429 or exc.status >= 500:
             return Retry(error)
         return Failed(error)
-    except requests.RequestException as exc:  # timeouts, refused or reset connections
+    except OSError as exc:  # requests' timeouts, refused or reset connections (RequestException is one)
         return Retry(f"Twilio {what}: {type(exc).__name__}")
     except TwilioException as exc:  # an answer that is not Twilio's JSON (a proxy's error page)
         return Retry(f"Twilio {what}: {exc}")

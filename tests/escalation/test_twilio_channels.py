@@ -10,6 +10,7 @@ import logging
 import pytest
 from django.core.exceptions import ValidationError
 
+from config import settings as project_settings
 from escalation.channels import CHANNELS, check_contact_address, configured_kinds
 from escalation.channels import phone as phone_helpers
 from escalation.channels.sms import SmsChannel
@@ -243,3 +244,11 @@ def test_the_auth_token_is_in_no_log_line_timeline_or_error(fake_twilio, committ
     for secret in (token, basic, "a-wrong-token-0000"):
         assert secret not in caplog.text
         assert secret not in stored
+
+
+def test_production_calls_go_to_api_twilio_com_unless_the_base_url_is_set(settings):
+    assert project_settings.TWILIO_API_BASE_URL == "https://api.twilio.com"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC123", "token"
+    settings.TWILIO_API_BASE_URL = project_settings.TWILIO_API_BASE_URL
+    assert phone_helpers.client().api.absolute_url("/2010-04-01/Accounts/AC123/Messages.json") == \
+        "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json"
