@@ -232,6 +232,17 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "vigil@localhost")
 
+# SMS and voice through Twilio. Without the account SID, the auth token and a sender (a
+# from-number, or for SMS a messaging service) the sms and voice kinds are hidden. The API
+# base URL is Twilio's; tests and self-hosted gateways that speak its REST API point it
+# elsewhere. Voice calls need TWILIO_FROM_NUMBER (a messaging service only sends texts).
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_API_BASE_URL = env_str("TWILIO_API_BASE_URL", "https://api.twilio.com").rstrip("/")
+TWILIO_TIMEOUT_SECONDS = env_int("TWILIO_TIMEOUT_SECONDS", 10)
+
 # --- REST -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -348,5 +359,7 @@ LOGGING = {
         "vigil.redis": {"level": "ERROR"},
         # django-axes logs every failed sign-in at INFO; the lockouts (WARNING) are what matter.
         "axes": {"level": "WARNING"},
+        # twilio's client logs every request's URL and headers at INFO (never the auth header).
+        "twilio.http_client": {"level": "WARNING"},
     },
 }

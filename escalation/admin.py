@@ -50,7 +50,7 @@ class ContactMethodForm(forms.ModelForm):
         data = super().clean()
         if "kind" in data and "address" in data:
             try:
-                check_contact_address(data["kind"], data["address"])
+                data["address"] = check_contact_address(data["kind"], data["address"])
             except ValidationError as exc:
                 self.add_error(None, exc)
         return data

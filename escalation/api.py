@@ -161,9 +161,12 @@ class ContactMethodSerializer(serializers.ModelSerializer):
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
         address = attrs.get("address", getattr(self.instance, "address", ""))
         try:
-            check_contact_address(kind, address)  # a webhook's SSRF guard at save (again at send)
+            # A webhook's SSRF guard at save (again at send); phone numbers come back in E.164.
+            normalised = check_contact_address(kind, address)
         except ValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
+        if "address" in attrs:
+            attrs["address"] = normalised
         return attrs
 
 

@@ -51,6 +51,8 @@ class ContactMethod(models.Model):
     class Kind(models.TextChoices):
         EMAIL = "email", "Email"
         WEBHOOK = "webhook", "Outgoing webhook"
+        SMS = "sms", "SMS"
+        VOICE = "voice", "Voice call"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods"
@@ -145,3 +147,20 @@ class EscalationTickState(models.Model):
 
     name = models.CharField(max_length=50, unique=True)
     last_tick_at = models.DateTimeField(null=True)
+
+
+class SmsReplyCode(models.Model):
+    """The number in a texted page's reply codes ("Reply 1a ack, 1c resolve"): small and per
+    person, so it names one page even when that person has several open. A number is
+    reused once its incident is resolved; the reply is looked up by the sender's phone."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveIntegerField()
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.CASCADE, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "number"], name="sms_reply_code_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.number} for {self.user_id}: incident {self.incident_id}"

@@ -242,6 +242,9 @@ def _new_rows(incident_id: int, kind: str, pairs, key_suffix: str) -> list[int]:
         method = methods.get(method_id)
         if method is None or not method.enabled:
             continue
+        channel = channel_for(method.kind)
+        if kind != Notification.Kind.PAGE and channel is not None and channel.pages_only:
+            continue
         notification, was_created = Notification.objects.get_or_create(
             dedupe_key=f"{kind}:{incident_id}:{user_id}:{method_id}{key_suffix}",
             defaults={

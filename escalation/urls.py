@@ -3,9 +3,13 @@ escalation health check the operators' monitoring polls."""
 
 from django.urls import path
 
-from escalation import views
+from escalation import phone_views, views
 
 urlpatterns = [
     path("ack/<str:token>/", views.link, name="escalation-link"),
     path("health/escalation", views.health, name="health-escalation"),
+    # Twilio's callbacks (SMS replies, a paging call's TwiML and keypress), signed by Twilio.
+    path("twilio/sms/", phone_views.sms_reply, name="twilio-sms"),
+    path("twilio/voice/<int:notification_id>/", phone_views.voice, name="twilio-voice"),
+    path("twilio/voice/<int:notification_id>/gather/", phone_views.voice_gather, name="twilio-voice-gather"),
 ]

@@ -9,11 +9,15 @@ from django.core.exceptions import ValidationError
 
 from escalation.channels.base import BadAddress, Channel, Delivered, Failed, Outcome, Retry
 from escalation.channels.email import EmailChannel
+from escalation.channels.sms import SmsChannel
+from escalation.channels.voice import VoiceChannel
 from escalation.channels.webhook import WebhookChannel
 
 CHANNELS: dict[str, type[Channel]] = {
     EmailChannel.kind: EmailChannel,
     WebhookChannel.kind: WebhookChannel,
+    SmsChannel.kind: SmsChannel,
+    VoiceChannel.kind: VoiceChannel,
 }
 
 __all__ = ["CHANNELS", "BadAddress", "Channel", "Delivered", "Failed", "Outcome", "Retry",
@@ -30,14 +34,16 @@ def channel_for(kind: str) -> Channel | None:
     return cls() if cls is not None else None
 
 
-def check_contact_address(kind: str, address: str) -> None:
-    """Raise ValidationError({"address": [why]}) unless `kind`'s channel can use `address`.
+def check_contact_address(kind: str, address: str) -> str:
+    """Raise ValidationError({"address": [why]}) unless `kind`'s channel can use `address`;
+    return the address to store (a channel may normalise it: phone numbers become E.164).
     Does I/O (a webhook's host is resolved): call it from forms, serializers and actions,
     never from a model method."""
     channel = channel_for(kind)
     if channel is None:
         raise ValidationError({"kind": [f"unknown channel {kind!r}"]})
     try:
-        channel.check_address(address)
+        normalised = channel.check_address(address)
     except BadAddress as exc:
         raise ValidationError({"address": [str(exc)]}) from None
+    return normalised or address

@@ -46,6 +46,9 @@ class Channel:
     #: The responder can answer from the message itself (acknowledge, resolve), not only
     #: through the signed link it carries. The README lists which kinds are which.
     interactive: ClassVar[bool] = False
+    #: Only pages go out on this channel: no recovery or flapping-summary notes (a phone
+    #: call at 3 a.m. to say that all is well).
+    pages_only: ClassVar[bool] = False
 
     @classmethod
     def configured(cls) -> bool:
@@ -53,8 +56,9 @@ class Channel:
         the kind is then hidden from people adding a contact method, and never crashes."""
         return True
 
-    def check_address(self, address: str) -> None:
-        """Raise BadAddress unless `address` can be used (at save; sends check again)."""
+    def check_address(self, address: str) -> str | None:
+        """Raise BadAddress unless `address` can be used (at save; sends check again).
+        May return the address in the form to store (E.164 for a phone number)."""
         raise NotImplementedError
 
     def send(self, notification: Notification, context: dict) -> Outcome:

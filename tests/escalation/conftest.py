@@ -22,6 +22,7 @@ from escalation.models import ContactMethod, EscalationPolicy, EscalationStep
 from incidents.models import Incident
 from oncall.models import Rotation, RotationParticipant, Schedule
 from tests.factories import make_key, make_team, make_user
+from tests.fakes.twilio import fake_twilio  # noqa: F401 (fixture)
 
 
 def free_port() -> int:
