@@ -232,6 +232,14 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "vigil@localhost")
 
+# --- Slack app channel (escalation/channels/slack.py) -----------------------------
+# The bot token (xoxb-...) and the app's signing secret; either one empty hides the kind.
+SLACK_BOT_TOKEN = env_str("SLACK_BOT_TOKEN", "")
+SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET", "")
+# Slack's Web API; tests point it at a local fake.
+SLACK_API_BASE_URL = env_str("SLACK_API_BASE_URL", "https://slack.com/api/")
+SLACK_TIMEOUT_SECONDS = env_int("SLACK_TIMEOUT_SECONDS", 10)
+
 # --- REST -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

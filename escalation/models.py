@@ -51,6 +51,7 @@ class ContactMethod(models.Model):
     class Kind(models.TextChoices):
         EMAIL = "email", "Email"
         WEBHOOK = "webhook", "Outgoing webhook"
+        SLACK = "slack", "Slack"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods"
@@ -145,3 +146,16 @@ class EscalationTickState(models.Model):
 
     name = models.CharField(max_length=50, unique=True)
     last_tick_at = models.DateTimeField(null=True)
+
+
+class SlackMessage(models.Model):
+    """Where a notification's Slack message landed (conversation id + message ts), so the
+    message can be updated in place when the incident changes state (`chat.update`)."""
+
+    notification = models.OneToOneField(Notification, on_delete=models.CASCADE, related_name="slack_message")
+    channel = models.CharField(max_length=40)
+    ts = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Slack message {self.channel}/{self.ts} of notification {self.notification_id}"

@@ -9,11 +9,13 @@ from django.core.exceptions import ValidationError
 
 from escalation.channels.base import BadAddress, Channel, Delivered, Failed, Outcome, Retry
 from escalation.channels.email import EmailChannel
+from escalation.channels.slack import SlackChannel
 from escalation.channels.webhook import WebhookChannel
 
 CHANNELS: dict[str, type[Channel]] = {
     EmailChannel.kind: EmailChannel,
     WebhookChannel.kind: WebhookChannel,
+    SlackChannel.kind: SlackChannel,
 }
 
 __all__ = ["CHANNELS", "BadAddress", "Channel", "Delivered", "Failed", "Outcome", "Retry",
