@@ -255,3 +255,53 @@ def test_a_button_acts_on_a_second_key_incident_of_the_same_team(client, committ
     press(client, committed, slack, "acknowledge", other.pk, other_page.pk)
     assert Incident.objects.get(pk=other.pk).status == "acknowledged"
     assert unchanged(incident)
+
+
+def test_end_to_end_door_trigger_slack_page_button_acknowledges_and_escalation_stops(
+    client, committed, clock, tick, slack, smtp, sre, t21_policy, people
+):
+    """Through the real pipeline: an Events API v2 trigger at the door, the escalation task
+    pages alice on Slack, her button acknowledges, the message is rewritten, and no later
+    step ever pages bob or carol (a control incident without the button shows they would)."""
+    ContactMethod.objects.filter(user=people["alice"]).delete()
+    ContactMethod.objects.create(user=people["alice"], kind=ContactMethod.Kind.SLACK, address="U0ALICE")
+    _key, raw_key = make_key(team=sre, policy=t21_policy)
+
+    def trigger(dedup_key: str) -> int:
+        response = committed(client.post, "/v2/enqueue", data=json.dumps({
+            "routing_key": raw_key, "event_action": "trigger", "dedup_key": dedup_key,
+            "payload": {"summary": f"Checkout down ({dedup_key})", "severity": "critical", "source": "pytest"},
+        }), content_type="application/json")
+        assert response.status_code == 202, response.content
+        return response.json()["incident_id"]
+
+    incident_id, control_id = trigger("checkout"), trigger("control")
+    posted = slack.of("chat.postMessage")
+    assert [p.args["text"] for p in posted] == [
+        f"[CRITICAL] Incident #{incident_id}: Checkout down (checkout)",
+        f"[CRITICAL] Incident #{control_id}: Checkout down (control)",
+    ]
+    page = Notification.objects.get(incident_id=incident_id, user=people["alice"])
+    [ack] = [e for b in posted[0].args["blocks"] if b["type"] == "actions" for e in b["elements"]
+             if e["action_id"] == "vigil_acknowledge"]
+    assert ack["value"] == f"{incident_id}:{page.pk}"
+
+    clock.advance(minutes=2)
+    response = committed(signed_post, client, button_payload("acknowledge", incident_id, page.pk))
+    assert response.status_code == 200
+    incident = Incident.objects.get(pk=incident_id)
+    assert incident.status == "acknowledged" and incident.next_escalation_at is None
+    assert incident.acknowledged_by == people["alice"] and incident.acknowledged_via == "slack"
+    [update] = slack.of("chat.update")
+    assert (update.args["channel"], update.args["ts"]) == ("D0ALICE", "1700000000.000001")
+    assert "Acknowledged by alice (slack)" in json.dumps(update.args["blocks"])
+
+    for minute in (5, 10, 16, 30, 60):
+        clock.to(minute)
+        tick()
+    assert not Notification.objects.filter(incident_id=incident_id).exclude(user=people["alice"]).exists()
+    assert len([p for p in slack.of("chat.postMessage") if f"#{incident_id}:" in p.args["text"]]) == 1
+    # The control incident, never acknowledged, went on to bob and carol by email.
+    control_paged = set(Notification.objects.filter(incident_id=control_id).values_list("user__username", flat=True))
+    assert control_paged == {"alice", "bob", "carol"}
+    assert "bob@example.com" in smtp.recipients() and "carol@example.com" in smtp.recipients()
