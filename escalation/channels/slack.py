@@ -170,8 +170,9 @@ class SlackChannel(Channel):
         try:
             channel = conversation_for(client, notification.address)
             call = "chat.postMessage"
+            thread = {"thread_ts": first.ts} if (first := self._first_message(notification, channel)) else {}
             posted = client.chat_postMessage(channel=channel, text=text, blocks=blocks,
-                                             unfurl_links=False, unfurl_media=False)
+                                             unfurl_links=False, unfurl_media=False, **thread)
         except (SlackApiError, OSError, http.client.HTTPException) as exc:
             return outcome_of_error(exc, call)
         # In the send's transaction, with the row's status: a rolled-back send keeps neither.
@@ -179,6 +180,17 @@ class SlackChannel(Channel):
             notification=notification, defaults={"channel": posted["channel"], "ts": posted["ts"]}
         )
         return Delivered()
+
+    @staticmethod
+    def _first_message(notification: Notification, channel: str) -> SlackMessage | None:
+        """A recovery note or summary replies in the thread of the first page this contact
+        method received for the incident (as the emails thread with In-Reply-To)."""
+        if notification.kind == Notification.Kind.PAGE:
+            return None
+        return (SlackMessage.objects.filter(notification__incident_id=notification.incident_id,
+                                            notification__contact_method_id=notification.contact_method_id,
+                                            notification__kind=Notification.Kind.PAGE, channel=channel)
+                .order_by("pk").first())
 
     def send_message(self, method, subject: str, text: str) -> Outcome:
         """A message that is not about an incident (a verification code, a test page)."""

@@ -56,7 +56,7 @@ def test_a_page_is_a_direct_message_with_acknowledge_resolve_and_escalate_button
     [opened] = slack.of("conversations.open")
     assert opened.args["users"] == "U0ALICE" and opened.authorization == f"Bearer {BOT_TOKEN}"
     [posted] = slack.of("chat.postMessage")
-    assert posted.args["channel"] == "D0ALICE"
+    assert posted.args["channel"] == "D0ALICE" and "thread_ts" not in posted.args
     assert posted.args["text"] == f"[CRITICAL] Incident #{incident.pk}: API 5xx &lt;!channel&gt; spike"
     page = Notification.objects.get(incident=incident)
     assert buttons(blocks_of(posted)) == {
@@ -167,6 +167,7 @@ def test_resolving_through_the_rest_api_rewrites_the_message_without_buttons(sla
     # Alice's page reached her on Slack, so her recovery note goes there too (no buttons).
     recovery = slack.of("chat.postMessage")[-1]
     assert recovery.args["text"].startswith(f"[RESOLVED] Incident #{incident.pk}")
+    assert recovery.args["channel"] == "D0ALICE" and recovery.args["thread_ts"] == "1700000000.000001"
     assert buttons(blocks_of(recovery)) == {}
 
 
