@@ -23,6 +23,7 @@ logger = logging.getLogger("vigil.dispatch")
 # The names `escalation/tasks.py` registers its tasks under.
 ADVANCE_ESCALATION = "escalation.tasks.advance_escalation_task"
 SEND_NOTIFICATION = "escalation.tasks.send_notification_task"
+REFRESH_SLACK_MESSAGES = "escalation.tasks.refresh_slack_messages_task"
 
 # After a failed publish this process stops trying for a few seconds: with a hung broker
 # every try costs a socket timeout on a request thread (T08), and the tick sends what we skip.

@@ -53,6 +53,7 @@ class ContactMethod(models.Model):
         WEBHOOK = "webhook", "Outgoing webhook"
         SMS = "sms", "SMS"
         VOICE = "voice", "Voice call"
+        SLACK = "slack", "Slack"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods"
@@ -164,3 +165,14 @@ class SmsReplyCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} for {self.user_id}: incident {self.incident_id}"
+class SlackMessage(models.Model):
+    """Where a notification's Slack message landed (conversation id + message ts), so the
+    message can be updated in place when the incident changes state (`chat.update`)."""
+
+    notification = models.OneToOneField(Notification, on_delete=models.CASCADE, related_name="slack_message")
+    channel = models.CharField(max_length=40)
+    ts = models.CharField(max_length=40)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Slack message {self.channel}/{self.ts} of notification {self.notification_id}"

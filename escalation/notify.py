@@ -20,6 +20,7 @@ from django.db.models import Q
 
 from escalation import dispatch, failpoints, messages
 from escalation.channels import Delivered, Failed, Outcome, Retry, channel_for
+from escalation.channels.slack import SlackChannel
 from escalation.clock import db_now
 from escalation.models import ContactMethod, Notification
 from incidents.models import Incident, TimelineEntry
@@ -290,3 +291,14 @@ def send_flapping_summary(incident_id: int) -> list[int]:
     ids = _new_rows(incident_id, Notification.Kind.SUMMARY, pairs, f":{last_page}")
     send_on_commit(ids)
     return ids
+
+
+# --- messages that show the incident's state ------------------------------------------------
+
+
+def incident_state_changed(incident_id: int) -> None:
+    """Call in the transaction that acknowledged or resolved the incident, by any route:
+    after the commit, the messages that show its state (Slack's, with their buttons) are
+    rewritten by a task. Costs nothing while no such channel is configured."""
+    if SlackChannel.configured():
+        dispatch.enqueue_on_commit(dispatch.REFRESH_SLACK_MESSAGES, incident_id)

@@ -9,6 +9,7 @@ notification lives in the database, and the beat tick picks up whatever a lost t
 from celery import shared_task
 
 from escalation import dispatch, engine, notify
+from escalation.channels import slack
 
 
 @shared_task(name=dispatch.ADVANCE_ESCALATION, acks_late=True, ignore_result=True)
@@ -25,3 +26,12 @@ def check_inbound_escalation_timeouts() -> dict:
 @shared_task(name=dispatch.SEND_NOTIFICATION, acks_late=True, ignore_result=True)
 def send_notification_task(notification_id: int) -> str:
     return notify.send_notification(notification_id)
+
+
+@shared_task(name=dispatch.REFRESH_SLACK_MESSAGES, bind=True, acks_late=True, ignore_result=True, max_retries=3)
+def refresh_slack_messages_task(self, incident_id: int) -> None:
+    """Best effort with a few retries: a message left showing buttons still answers
+    correctly when pressed ("already acknowledged") and is refreshed then."""
+    outcomes = slack.refresh_messages(incident_id)
+    if any(isinstance(outcome, slack.Retry) for outcome in outcomes) and self.request.retries < self.max_retries:
+        raise self.retry(countdown=notify.retry_delay(self.request.retries + 1))

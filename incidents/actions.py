@@ -100,6 +100,7 @@ def do_acknowledge_incident(incident_id: int, *, by=None, via: str = "") -> Acti
         actor=by,
         created_at=now,
     )
+    notify.incident_state_changed(incident.pk)
     return ActionResult(incident, True, "acknowledged")
 
 
@@ -149,6 +150,7 @@ def do_mark_resolved(incident: Incident, *, now, by=None, via: str = "") -> None
         created_at=now,
     )
     notify.write_recovery_notifications(incident.pk)
+    notify.incident_state_changed(incident.pk)
 
 
 @transaction.atomic

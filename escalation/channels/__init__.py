@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from escalation.channels.base import BadAddress, Channel, Delivered, Failed, Outcome, Retry
 from escalation.channels.email import EmailChannel
+from escalation.channels.slack import SlackChannel
 from escalation.channels.sms import SmsChannel
 from escalation.channels.voice import VoiceChannel
 from escalation.channels.webhook import WebhookChannel
@@ -18,6 +19,7 @@ CHANNELS: dict[str, type[Channel]] = {
     WebhookChannel.kind: WebhookChannel,
     SmsChannel.kind: SmsChannel,
     VoiceChannel.kind: VoiceChannel,
+    SlackChannel.kind: SlackChannel,
 }
 
 __all__ = ["CHANNELS", "BadAddress", "Channel", "Delivered", "Failed", "Outcome", "Retry",
