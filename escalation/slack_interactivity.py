@@ -146,7 +146,7 @@ def _act(press: dict, incident: Incident, user) -> actions.ActionResult:
         return actions.do_acknowledge_incident(incident.pk, by=user, via="slack")
     if press["action"] == "resolve":
         return actions.do_resolve_incident(incident.pk, by=user, via="slack")
-    return actions.do_escalate_now(incident.pk, by=user)
+    return actions.do_escalate_now(incident.pk, by=user, via="slack")
 
 
 @csrf_exempt  # Slack's signature is the credential; Slack sends no CSRF token

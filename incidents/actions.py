@@ -163,7 +163,7 @@ def do_add_note(incident_id: int, *, by, text: str) -> TimelineEntry:
 
 
 @transaction.atomic
-def do_escalate_now(incident_id: int, *, by) -> ActionResult:
+def do_escalate_now(incident_id: int, *, by, via: str = "web") -> ActionResult:
     """Fire the next escalation step now instead of waiting for its delay. An acknowledged
     incident is triggered again and escalates from its next step, as PagerDuty does: the
     person who acknowledged asks for help. Takes the incident row lock (`select_for_update`);
@@ -184,7 +184,7 @@ def do_escalate_now(incident_id: int, *, by) -> ActionResult:
     TimelineEntry.objects.create(
         incident=incident,
         kind=TimelineEntry.Kind.ESCALATION,
-        message=f"{verb} by {describe_actor(by, 'web')}",
+        message=f"{verb} by {describe_actor(by, via)}",
         actor=by,
         data={"escalate_now": True, "step": incident.escalation_step},
         created_at=now,
