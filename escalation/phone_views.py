@@ -69,7 +69,7 @@ def _refused_on_timeline(incident: Incident, user, what: str, reason: str) -> No
 def _act(action: str, incident: Incident, user, via: str) -> str:
     """Do it as `user`; the sentence to read or text back."""
     if action == "escalate":
-        result = actions.do_escalate_now(incident.pk, by=user, via="voice call")
+        result = actions.do_escalate_now(incident.pk, by=user, via=via)
     else:
         act = actions.do_acknowledge_incident if action == "acknowledge" else actions.do_resolve_incident
         result = act(incident.pk, by=user, via=via)
