@@ -7,13 +7,19 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from escalation.channels.apprise import AppriseChannel
 from escalation.channels.base import BadAddress, Channel, Delivered, Failed, Outcome, Retry
 from escalation.channels.email import EmailChannel
+from escalation.channels.ntfy import NtfyChannel
+from escalation.channels.push import PushChannel
 from escalation.channels.webhook import WebhookChannel
 
 CHANNELS: dict[str, type[Channel]] = {
     EmailChannel.kind: EmailChannel,
     WebhookChannel.kind: WebhookChannel,
+    PushChannel.kind: PushChannel,
+    NtfyChannel.kind: NtfyChannel,
+    AppriseChannel.kind: AppriseChannel,
 }
 
 __all__ = ["CHANNELS", "BadAddress", "Channel", "Delivered", "Failed", "Outcome", "Retry",
