@@ -23,6 +23,8 @@ APPRISE_SERVER_SCHEMES = frozenset({
 
 def url_origin(url: str, *, host_is_server: bool = True) -> str:
     """'https://push.example.net/…': scheme and host, never userinfo, path or query."""
+    if not host_is_server:
+        return f"{url.partition('://')[0].lower() or '?'}://…"
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -30,7 +32,7 @@ def url_origin(url: str, *, host_is_server: bool = True) -> str:
     except ValueError:
         return "(unreadable URL)"
     scheme = parts.scheme.lower() or "?"
-    if not host_is_server or not host:
+    if not host:
         return f"{scheme}://…"
     if ":" in host:
         host = f"[{host}]"
