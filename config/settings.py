@@ -231,9 +231,10 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "vigil@localhost")
-# Web Push (the portal installed as an app). All three or the kind is hidden. The keys are
-# base64url, as `vapid --gen` then `vapid --applicationServerKey` print them (py-vapid);
-# the private key never leaves this process (not in pages, logs or API answers).
+# Web Push (the portal installed as an app). All three or the kind is hidden. The public
+# key as `vapid --applicationServerKey` prints it; the private key as the body of the PEM
+# `vapid --gen` writes, on one line (or a raw key in base64url). The private key never
+# leaves this process (not in pages, logs or API answers).
 VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY", "")
 VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY", "")
 VAPID_SUBJECT = env_str("VAPID_SUBJECT", "")  # mailto:ops@example.com or https://... (RFC 8292)
