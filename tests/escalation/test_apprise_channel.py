@@ -6,6 +6,7 @@ scheme and server only."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 import pytest
@@ -15,7 +16,7 @@ from django.test import RequestFactory
 
 from escalation import links
 from escalation.admin import ContactMethodAdmin
-from escalation.channels import check_contact_address, configured_kinds
+from escalation.channels import Delivered, channel_for, check_contact_address, configured_kinds
 from escalation.models import ContactMethod, Notification
 from escalation.redaction import shown_address
 from incidents.models import TimelineEntry
@@ -130,3 +131,24 @@ def test_a_bad_apprise_url_is_refused_naming_the_problem(address, why):
 
 def test_a_telegram_url_is_accepted_without_resolving_its_token_as_a_host():
     check_contact_address("apprise", "tgram://123456789:AAHbottoken/987654")
+
+
+def test_a_message_that_is_not_a_page_is_sent_as_is(httpserver, loopback_allowed, people):
+    """`send_message`: verification codes and "send me a test page" (the Profile page)."""
+    httpserver.expect_request("/apprise/hook-secret-91", method="POST").respond_with_data("ok")
+    method = apprise_for(people["alice"], json_url(httpserver))
+    assert isinstance(channel_for("apprise").send_message(method, "Vigil code", "Your code is 482913"), Delivered)
+    [(request, _response)] = httpserver.log
+    body = json.loads(request.data)
+    assert (body["title"], body["message"], body["type"]) == ("Vigil code", "Your code is 482913", "info")
+
+
+def test_the_apprise_url_never_reaches_the_log_even_at_debug(httpserver, loopback_allowed, committed, t21_key,
+                                                             people, caplog):
+    httpserver.expect_request("/apprise/hook-secret-91").respond_with_data("no", status=400)
+    apprise_for(people["alice"], json_url(httpserver))
+    with caplog.at_level(logging.DEBUG):
+        committed(make_incident, t21_key)
+    # Everything Vigil logged (werkzeug is the fake server's own access log).
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name != "werkzeug")
+    assert "HTTP 400" in ours and "hook-secret" not in ours

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 
 from escalation import links
-from escalation.channels import check_contact_address, configured_kinds
+from escalation.channels import Delivered, channel_for, check_contact_address, configured_kinds
 from escalation.models import ContactMethod, Notification
 from incidents.models import Incident, TimelineEntry
 from tests.factories import api_client_for, make_incident
@@ -140,3 +140,13 @@ def test_the_api_takes_a_token_it_never_returns_and_shows_the_topic_redacted(
     assert ContactMethod.objects.get(pk=created.json()["id"]).secrets == {"token": "tk_writeonly"}
     listed = client.get("/api/v1/contact-methods/").content.decode()
     assert "tk_writeonly" not in listed and "vigil-alice" not in listed
+
+
+def test_a_message_that_is_not_a_page_is_published_without_buttons(httpserver, loopback_allowed, people):
+    """`send_message`: verification codes and "send me a test page" (the Profile page)."""
+    httpserver.expect_request("/", method="POST").respond_with_json({"id": "x"})
+    method = ntfy_for(people["alice"], httpserver.url_for("/vigil-alice"))
+    assert isinstance(channel_for("ntfy").send_message(method, "Vigil code", "Your code is 482913"), Delivered)
+    [(_path, _headers, body)] = published(httpserver)
+    assert (body["topic"], body["title"], body["message"]) == ("vigil-alice", "Vigil code", "Your code is 482913")
+    assert "actions" not in body

@@ -15,7 +15,7 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from werkzeug import Response
 
-from escalation.channels import configured_kinds
+from escalation.channels import Delivered, Failed, channel_for, configured_kinds
 from escalation.models import ContactMethod, Notification
 from escalation.notify import send_notification
 from incidents.models import Incident, TimelineEntry
@@ -413,3 +413,21 @@ def test_the_manifest_is_served_as_a_web_manifest(db, settings):
 def test_the_api_owner_of_a_push_method_is_only_its_user(vapid, alice_push, people, sre):
     other = make_user("mallory", team=sre)
     assert api_client_for(other).get("/api/v1/contact-methods/").json()["results"] == []
+
+
+def test_a_message_that_is_not_a_page_arrives_without_buttons(httpserver, vapid, browser, alice_push):
+    """`send_message`: verification codes and "send me a test page" (the Profile page)."""
+    httpserver.expect_request(CAPABILITY).respond_with_data("", status=201)
+    outcome = channel_for("push").send_message(alice_push, "Vigil test page", "Your code is 482913")
+    assert isinstance(outcome, Delivered)
+    push = the_page(httpserver, browser, vapid)
+    assert push.payload["title"] == "Vigil test page" and push.payload["body"] == "Your code is 482913"
+    assert push.payload["actions"] == [] and push.headers["Urgency"] == "normal"
+
+
+def test_a_message_to_a_dead_subscription_disables_it(httpserver, vapid, browser, alice_push):
+    httpserver.expect_request(CAPABILITY).respond_with_data("", status=410)
+    outcome = channel_for("push").send_message(alice_push, "Vigil test page", "hello")
+    assert isinstance(outcome, Failed) and "HTTP 410" in outcome.error
+    alice_push.refresh_from_db()
+    assert not alice_push.enabled
