@@ -6,6 +6,8 @@
 - `/push/`: the page with the button that subscribes this browser (`static/vigil/push.js`).
 - `/push/subscribe/`: session-authenticated, CSRF-protected POST of the browser's
   `PushSubscription.toJSON()`; stores one `push` contact method per browser.
+- `/push/renew/`: the service worker's report that the browser replaced its subscription,
+  proven by the old subscription's auth secret.
 - `/push/action/`: the service worker's Acknowledge / Resolve POST. The signed token in the
   payload (`links.make_token`) is the credential; who may act is checked again when the
   button is pressed, as for the email's links. A bad or expired token is a 4xx and changes
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import json
 from functools import cache
 from pathlib import Path
@@ -33,7 +36,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from escalation import links
 from escalation.channels.base import BadAddress
-from escalation.channels.push import PushChannel
+from escalation.channels.push import DEAD_PREFIX, PushChannel
 from escalation.models import ContactMethod
 from escalation.redaction import shown_address
 from escalation.views import DONE, already_done
@@ -180,6 +183,39 @@ def subscribe(request):
         "contact_method": {"id": method.pk, "kind": method.kind,
                            "address": shown_address(method.kind, method.address), "enabled": True},
     }, status=201 if created else 200)
+
+
+# A browser may replace a subscription on its own (the push service rotated it): the service
+# worker then has no session and no CSRF token, only the old subscription. Its auth secret
+# is shared by that browser and Vigil alone, so it proves the renewal comes from the
+# browser that held it.
+@csrf_exempt
+@never_cache
+@require_POST
+def renew(request):
+    try:
+        data = json.loads(request.body[:2 * MAX_SUBSCRIPTION_BYTES] or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("old"), dict):
+        return _error(400, "Send {\"old\": <the old subscription>, \"new\": <the new one>}.")
+    old = data["old"]
+    endpoint = old.get("endpoint") if isinstance(old.get("endpoint"), str) else ""
+    old_keys = old.get("keys") if isinstance(old.get("keys"), dict) else {}
+    presented = old_keys.get("auth") if isinstance(old_keys.get("auth"), str) else ""
+    method = next((m for m in ContactMethod.objects.filter(kind=ContactMethod.Kind.PUSH, address=endpoint)
+                   if presented and hmac.compare_digest(presented, (m.secrets or {}).get("auth", ""))), None)
+    if method is None:
+        return _error(403, "This is not a subscription Vigil knows.")
+    subscription, errors = read_subscription(json.dumps(data.get("new")).encode())
+    if errors:
+        return _error(400, "The new subscription is not usable: " + "; ".join(errors.values()), errors)
+    method.address = subscription["endpoint"]
+    method.secrets = {"p256dh": subscription["p256dh"], "auth": subscription["auth"]}
+    if method.disabled_reason.startswith(DEAD_PREFIX):  # the old endpoint died; this one lives
+        method.enabled, method.disabled_reason = True, ""
+    method.save(update_fields=["address", "secrets", "enabled", "disabled_reason"])
+    return JsonResponse({"status": "ok", "message": "The subscription was renewed."})
 
 
 def _token_from(request) -> str:

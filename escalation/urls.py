@@ -13,5 +13,6 @@ urlpatterns = [
     path("manifest.webmanifest", push_views.manifest, name="web-manifest"),
     path("push/", push_views.page, name="push"),
     path("push/subscribe/", push_views.subscribe, name="push-subscribe"),
+    path("push/renew/", push_views.renew, name="push-renew"),
     path("push/action/", push_views.action, name="push-action"),
 ]

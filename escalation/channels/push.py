@@ -131,8 +131,11 @@ class PushChannel(Channel):
         return push(method, payload, ttl=OTHER_TTL_SECONDS, urgency="normal", topic="message")
 
 
+DEAD_PREFIX = "the push service answered"
+
+
 def disable_dead(method: ContactMethod, status: int) -> None:
-    reason = f"the push service answered {status}: this browser's subscription has ended"
+    reason = f"{DEAD_PREFIX} {status}: this browser's subscription has ended"
     ContactMethod.objects.filter(pk=method.pk).update(enabled=False, disabled_reason=reason)
     method.enabled, method.disabled_reason = False, reason
 

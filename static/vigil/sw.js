@@ -77,3 +77,22 @@ self.addEventListener("notificationclick", function (event) {
     event.waitUntil(self.clients.openWindow(data.url || "/"));
   }
 });
+
+// The push service replaced this browser's subscription: tell Vigil, proving it with the
+// old subscription's auth secret (a worker has no session and no CSRF token).
+self.addEventListener("pushsubscriptionchange", function (event) {
+  var old = event.oldSubscription;
+  if (!old) {
+    return;
+  }
+  var fresh = event.newSubscription ? Promise.resolve(event.newSubscription)
+    : self.registration.pushManager.subscribe(old.options);
+  event.waitUntil(fresh.then(function (subscription) {
+    return fetch("/push/renew/", {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ old: old.toJSON(), new: subscription.toJSON() })
+    });
+  }));
+});

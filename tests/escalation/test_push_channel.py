@@ -431,3 +431,54 @@ def test_a_message_to_a_dead_subscription_disables_it(httpserver, vapid, browser
     assert isinstance(outcome, Failed) and "HTTP 410" in outcome.error
     alice_push.refresh_from_db()
     assert not alice_push.enabled
+
+
+# --- a subscription the browser replaced (pushsubscriptionchange) --------------------------
+
+
+def renew(old: dict, new) -> object:
+    return Client().post("/push/renew/", data=json.dumps({"old": old, "new": new}), content_type="application/json")
+
+
+def test_a_renewed_subscription_replaces_the_old_one_and_revives_a_dead_method(
+        httpserver, vapid, browser, alice_push):
+    alice_push.enabled, alice_push.disabled_reason = False, "the push service answered 410: gone"
+    alice_push.save()
+    old = browser.subscription(alice_push.address)
+    fresh_browser = FakeBrowser()
+    new = fresh_browser.subscription(httpserver.url_for("/wpush/v2/renewed-capability"))
+
+    answer = renew(old, new)
+
+    assert answer.status_code == 200, answer.content
+    alice_push.refresh_from_db()
+    assert alice_push.address == new["endpoint"] and alice_push.enabled and alice_push.disabled_reason == ""
+    assert alice_push.secrets == {"p256dh": fresh_browser.p256dh, "auth": new["keys"]["auth"]}
+    # And the next push is encrypted for the new keys.
+    httpserver.expect_request("/wpush/v2/renewed-capability").respond_with_data("", status=201)
+    assert isinstance(channel_for("push").send_message(alice_push, "t", "b"), Delivered)
+    [push] = received(httpserver, fresh_browser, vapid.public)
+    assert push.payload["title"] == "t"
+
+
+def test_a_renewal_without_the_old_auth_secret_is_403_and_changes_nothing(httpserver, vapid, browser, alice_push):
+    old = FakeBrowser().subscription(alice_push.address)  # right endpoint, someone else's secret
+    answer = renew(old, FakeBrowser().subscription(httpserver.url_for("/attacker")))
+    assert answer.status_code == 403
+    before = alice_push.address
+    alice_push.refresh_from_db()
+    assert alice_push.address == before
+
+
+@pytest.mark.parametrize("body", ["", "[]", '{"old": 1}', '{"new": {}}'])
+def test_a_malformed_renewal_is_400(vapid, alice_push, body):
+    answer = Client().post("/push/renew/", data=body, content_type="application/json")
+    assert answer.status_code == 400 and "old" in answer.json()["message"]
+
+
+def test_a_renewal_to_an_unusable_subscription_is_400_and_changes_nothing(vapid, browser, alice_push):
+    answer = renew(browser.subscription(alice_push.address), {"endpoint": "http://x.invalid/", "keys": {}})
+    assert answer.status_code == 400 and "keys.p256dh" in answer.json()["errors"]
+    before = alice_push.secrets
+    alice_push.refresh_from_db()
+    assert alice_push.secrets == before
