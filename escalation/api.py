@@ -188,6 +188,10 @@ class ContactMethodSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
         address = attrs.get("address", getattr(self.instance, "address", ""))
+        if kind == ContactMethod.Kind.PUSH and ("address" in attrs or "kind" in attrs):
+            # A subscription is made by the browser, with its keys: POST /push/subscribe/.
+            raise serializers.ValidationError(
+                {"kind": "Push subscriptions are added from the browser that receives them (/push/)."})
         try:
             check_contact_address(kind, address)  # a webhook's SSRF guard at save (again at send)
         except ValidationError as exc:

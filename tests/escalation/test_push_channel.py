@@ -482,3 +482,32 @@ def test_a_renewal_to_an_unusable_subscription_is_400_and_changes_nothing(vapid,
     before = alice_push.secrets
     alice_push.refresh_from_db()
     assert alice_push.secrets == before
+
+
+def test_acknowledging_from_the_lock_screen_stops_escalation(
+        httpserver, vapid, browser, alice_push, committed, t21_key, clock, tick, smtp, people):
+    httpserver.expect_request(CAPABILITY).respond_with_data("", status=201)
+    answered = committed(make_incident, t21_key, summary="answered from the lock screen")
+    control = committed(make_incident, t21_key, summary="never answered")
+    [page] = [p.payload for p in received(httpserver, browser, vapid.public) if p.payload["incident"] == answered.pk]
+
+    assert press(Client(), page["actions"][0]).status_code == 200
+    clock.to(minutes=6)
+    tick()
+
+    # Step 2 (bob, by email, at +5) fires for the control only.
+    [mail] = smtp.wait_for(1, timeout=5)
+    assert mail.to == "bob@example.com" and f"#{control.pk}" in mail.subject
+    assert not Notification.objects.filter(incident=answered, user=people["bob"]).exists()
+
+
+def test_the_rest_api_does_not_make_push_methods_without_a_browser(vapid, alice_push, people, httpserver):
+    client = api_client_for(people["alice"])
+    made = client.post("/api/v1/contact-methods/", {"kind": "push", "address": httpserver.url_for("/x")},
+                       format="json")
+    assert made.status_code == 400 and "/push/" in made.json()["kind"][0]
+    moved = client.patch(f"/api/v1/contact-methods/{alice_push.pk}/", {"address": httpserver.url_for("/y")},
+                         format="json")
+    assert moved.status_code == 400
+    # Turning it off and on again is the person's own business.
+    assert client.patch(f"/api/v1/contact-methods/{alice_push.pk}/", {"enabled": False}, format="json").status_code == 200
