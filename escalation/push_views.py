@@ -44,7 +44,7 @@ from incidents import actions
 from incidents.models import Incident
 
 MAX_SUBSCRIPTION_BYTES = 4096
-TAKEN_OVER = "another account turned on push in this browser since"
+TAKEN_OVER = "another account has since turned on push in this browser"
 
 
 def _error(status: int, message: str, errors: dict | None = None) -> JsonResponse:
