@@ -231,6 +231,15 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "vigil@localhost")
+# Web Push (the portal installed as an app). All three or the kind is hidden. The public
+# key as `vapid --applicationServerKey` prints it; the private key as the body of the PEM
+# `vapid --gen` writes, on one line (or a raw key in base64url). The private key never
+# leaves this process (not in pages, logs or API answers).
+VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY", "")
+VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY", "")
+VAPID_SUBJECT = env_str("VAPID_SUBJECT", "")  # mailto:ops@example.com or https://... (RFC 8292)
+# ntfy: the access token used for topics whose contact method has none of its own.
+NTFY_TOKEN = env_str("NTFY_TOKEN", "")
 
 # SMS and voice through Twilio. Without the account SID, the auth token and a sender (a
 # from-number, or for SMS a messaging service) the sms and voice kinds are hidden. The API
@@ -368,5 +377,13 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # twilio's client logs every request's URL and headers at INFO (never the auth header).
         "twilio.http_client": {"level": "WARNING"},
+        # At INFO and DEBUG these print whole request URLs: a push endpoint, an ntfy topic
+        # or a webhook path is a secret (RELIABILITY T46).
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        # apprise logs the URLs and payloads it sends; the apprise channel reads what it
+        # needs (the HTTP status) from a capture and puts the outcome on the timeline.
+        "apprise": {"handlers": [], "level": "WARNING", "propagate": False},
     },
 }

@@ -14,6 +14,7 @@ from escalation.models import (
     Notification,
     NotificationRule,
 )
+from escalation.redaction import shown_address
 
 
 class EscalationStepInline(admin.StackedInline):
@@ -59,10 +60,16 @@ class ContactMethodForm(forms.ModelForm):
 @admin.register(ContactMethod)
 class ContactMethodAdmin(admin.ModelAdmin):
     form = ContactMethodForm
-    list_display = ["user", "kind", "address", "enabled", "slack_format"]
+    list_display = ["user", "kind", "shown_address", "enabled", "slack_format"]
     list_filter = ["kind", "enabled"]
     search_fields = ["user__username", "address"]
     inlines = [NotificationRuleInline]
+    exclude = ["secrets"]
+
+    @admin.display(description="address")
+    def shown_address(self, method):
+        # A push endpoint, an ntfy topic and an apprise URL are credentials.
+        return shown_address(method.kind, method.address)
 
     def save_formset(self, request, form, formset, change):
         # A rule's user is its contact method's user.

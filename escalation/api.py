@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from escalation.channels import check_contact_address
 from escalation.models import ContactMethod, EscalationPolicy, EscalationStep, NotificationRule
+from escalation.redaction import shown_address
 from oncall.fields import TeamField
 from oncall.models import Schedule, Team
 from oncall.permissions import IsTeamAdminOrReadOnly, require_team_admin, shared_or_visible
@@ -152,14 +153,45 @@ class EscalationPolicyViewSet(viewsets.ModelViewSet):
 
 
 class ContactMethodSerializer(serializers.ModelSerializer):
+    token = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=200,
+        help_text="ntfy only: the access token for this topic (never returned).",
+    )
+
     class Meta:
         model = ContactMethod
-        fields = ["id", "kind", "address", "slack_format", "enabled", "created_at"]
-        read_only_fields = ["created_at"]
+        fields = ["id", "kind", "address", "slack_format", "enabled", "disabled_reason", "created_at", "token"]
+        read_only_fields = ["created_at", "disabled_reason"]
+
+    def to_representation(self, instance):
+        # A push endpoint, an ntfy topic and an apprise URL are credentials: shown redacted.
+        data = super().to_representation(instance)
+        data["address"] = shown_address(instance.kind, instance.address)
+        return data
+
+    def _with_token(self, validated_data, instance=None):
+        token = validated_data.pop("token", None)
+        if token is not None:
+            secrets = dict(getattr(instance, "secrets", None) or {})
+            secrets["token"] = token
+            validated_data["secrets"] = secrets
+        return validated_data
+
+    def create(self, validated_data):
+        return super().create(self._with_token(validated_data))
+
+    def update(self, instance, validated_data):
+        if validated_data.get("enabled"):
+            validated_data["disabled_reason"] = ""
+        return super().update(instance, self._with_token(validated_data, instance))
 
     def validate(self, attrs):
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
         address = attrs.get("address", getattr(self.instance, "address", ""))
+        if kind == ContactMethod.Kind.PUSH and ("address" in attrs or "kind" in attrs):
+            # A subscription is made by the browser, with its keys: POST /push/subscribe/.
+            raise serializers.ValidationError(
+                {"kind": "Push subscriptions are added from the browser that receives them (/push/)."})
         try:
             # A webhook's SSRF guard at save (again at send); phone numbers come back in E.164.
             normalised = check_contact_address(kind, address)

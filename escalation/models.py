@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from escalation.redaction import shown_address
+
 
 class EscalationPolicy(models.Model):
     name = models.CharField(max_length=100)
@@ -54,6 +56,9 @@ class ContactMethod(models.Model):
         SMS = "sms", "SMS"
         VOICE = "voice", "Voice call"
         SLACK = "slack", "Slack"
+        PUSH = "push", "Web Push"
+        NTFY = "ntfy", "ntfy"
+        APPRISE = "apprise", "Apprise"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods"
@@ -65,6 +70,12 @@ class ContactMethod(models.Model):
     )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Why Vigil turned the method off by itself (a push subscription the push service says
+    # is gone); shown to its owner, cleared when they turn it on again.
+    disabled_reason = models.CharField(max_length=200, blank=True)
+    # What the channel needs besides the address (a push subscription's p256dh and auth
+    # keys, an ntfy access token). Never shown: not in API answers, lists or timelines.
+    secrets = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["user", "id"]
@@ -73,7 +84,7 @@ class ContactMethod(models.Model):
     # called by the API serializer and the admin form), not in clean(): a webhook's check
     # resolves its host, and model methods do no I/O.
     def __str__(self) -> str:
-        return f"{self.kind}: {self.address}"
+        return f"{self.kind}: {shown_address(self.kind, self.address)}"
 
 
 class NotificationRule(models.Model):

@@ -23,6 +23,7 @@ from escalation.channels import Delivered, Failed, Outcome, Retry, channel_for
 from escalation.channels.slack import SlackChannel
 from escalation.clock import db_now
 from escalation.models import ContactMethod, Notification
+from escalation.redaction import shown_address
 from incidents.models import Incident, TimelineEntry
 
 logger = logging.getLogger("vigil.notify")
@@ -100,7 +101,7 @@ def _describe(notification: Notification) -> str:
     step = ""
     if notification.kind == Notification.Kind.PAGE:
         step = f", step {notification.step_index + 1}" if notification.step_index >= 0 else ", reassigned"
-    return f"{verb} {who} ({notification.address}): {what}{step}"
+    return f"{verb} {who} ({shown_address(notification.channel, notification.address)}): {what}{step}"
 
 
 def _record(notification: Notification, kind: str, message: str) -> None:

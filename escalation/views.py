@@ -48,7 +48,7 @@ def _page(request, template: str, context: dict, status: int = 200):
     return response
 
 
-def _already(incident: Incident) -> str:
+def already_done(incident: Incident) -> str:
     """'... already acknowledged by alice (email link) at 2026-12-04 03:12 UTC.'"""
     if incident.status == Incident.Status.RESOLVED:
         by, via, at = incident.resolved_by, incident.resolved_via, incident.resolved_at
@@ -89,7 +89,7 @@ def link(request, token: str):
         return _refused(request, context, reason)
     if links.status_version(incident, claim.action) != claim.version:
         # Used already (or overtaken): the link is dead, and says why.
-        return _page(request, "link_done.html", {**context, "message": _already(incident), "changed": False})
+        return _page(request, "link_done.html", {**context, "message": already_done(incident), "changed": False})
     if request.method == "GET":
         return _page(request, "link_confirm.html", {**context, "proof": links.form_proof(token)})
     if not links.proof_matches(token, request.POST.get("confirm", "")):
@@ -99,7 +99,7 @@ def link(request, token: str):
     result = act(incident.pk, by=user, via="email link")
     message = (
         f"Incident #{incident.pk} {DONE[claim.action]} as {user.get_username()}."
-        if result.changed else _already(result.incident)
+        if result.changed else already_done(result.incident)
     )
     return _page(request, "link_done.html", {**context, "incident": result.incident, "message": message,
                                                "changed": result.changed})

@@ -94,7 +94,8 @@ def check_webhook_url(url: str) -> CheckedURL:
     return CheckedURL(url=url, scheme=scheme, host=host, port=port, addresses=tuple(addresses))
 
 
-def _pinned_request(checked: CheckedURL, body: dict, headers: dict | None = None) -> httpx.Request:
+def _pinned_request(checked: CheckedURL, body: dict | None, headers: dict | None = None, *,
+                    content: bytes | None = None) -> httpx.Request:
     """A request to the checked address itself; Host header and TLS name stay the original
     host, so virtual hosts and certificate checks still work."""
     address = checked.addresses[0]
@@ -104,35 +105,46 @@ def _pinned_request(checked: CheckedURL, body: dict, headers: dict | None = None
     if checked.port != default_port:
         host_header = f"{host_header}:{checked.port}"
     extensions = {"sni_hostname": checked.host} if checked.scheme == "https" else {}
+    body_args = {"content": content} if content is not None else {"json": body}
     return httpx.Request(
         "POST",
         url,
-        json=body,
-        headers={**(headers or {}), "Host": host_header, "User-Agent": "Vigil-Webhook/1.0"},
+        **body_args,
+        headers={"User-Agent": "Vigil-Webhook/1.0", **(headers or {}), "Host": host_header},
         extensions=extensions,
     )
 
 
-async def _post(checked: CheckedURL, body: dict, headers: dict | None) -> int:
+async def _post(request: httpx.Request) -> int:
     async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
-        response = await client.send(_pinned_request(checked, body, headers), stream=True)
+        response = await client.send(request, stream=True)
         await response.aclose()  # the body is not needed, and may be endless
         return response.status_code
+
+
+def post(url: str, *, json: dict | None = None, content: bytes | None = None,
+         headers: dict | None = None) -> int:
+    """POST to a checked, pinned address within one total deadline and return the status
+    code, whatever it is (redirects are not followed). Raises UnsafeURL, or WebhookError
+    when there is no answer (its message never repeats the URL: for push endpoints and ntfy
+    topics the URL itself is a secret)."""
+    checked = check_webhook_url(url)
+    deadline = float(settings.ESCALATION_WEBHOOK_TIMEOUT_SECONDS)
+    request = _pinned_request(checked, json, headers, content=content)
+    try:
+        # A total deadline, not per-read timeouts: a target that trickles bytes must not
+        # hold a worker longer than this.
+        return asyncio.run(asyncio.wait_for(_post(request), timeout=deadline))
+    except TimeoutError:
+        raise WebhookError(f"no answer within {deadline:g} s") from None
+    except httpx.HTTPError as exc:
+        raise WebhookError(f"{type(exc).__name__}: {exc}") from None
 
 
 def post_json(url: str, body: dict, headers: dict | None = None) -> int:
     """POST `body` to a checked, pinned address within one total deadline. Raises UnsafeURL
     or WebhookError; returns the 2xx status code."""
-    checked = check_webhook_url(url)
-    deadline = float(settings.ESCALATION_WEBHOOK_TIMEOUT_SECONDS)
-    try:
-        # A total deadline, not per-read timeouts: a target that trickles bytes must not
-        # hold a worker longer than this.
-        status = asyncio.run(asyncio.wait_for(_post(checked, body, headers), timeout=deadline))
-    except TimeoutError:
-        raise WebhookError(f"no answer within {deadline:g} s") from None
-    except httpx.HTTPError as exc:
-        raise WebhookError(f"{type(exc).__name__}: {exc}") from None
+    status = post(url, json=body, headers=headers)
     if 300 <= status < 400:
         raise WebhookError(f"HTTP {status}: redirects are not followed")
     if not 200 <= status < 300:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
+from escalation.channels.apprise import AppriseChannel
 from escalation.channels.base import BadAddress, Channel, Delivered, Failed, Outcome, Retry
 from escalation.channels.email import EmailChannel
+from escalation.channels.ntfy import NtfyChannel
+from escalation.channels.push import PushChannel
 from escalation.channels.slack import SlackChannel
 from escalation.channels.sms import SmsChannel
 from escalation.channels.voice import VoiceChannel
@@ -20,6 +23,9 @@ CHANNELS: dict[str, type[Channel]] = {
     SmsChannel.kind: SmsChannel,
     VoiceChannel.kind: VoiceChannel,
     SlackChannel.kind: SlackChannel,
+    PushChannel.kind: PushChannel,
+    NtfyChannel.kind: NtfyChannel,
+    AppriseChannel.kind: AppriseChannel,
 }
 
 __all__ = ["CHANNELS", "BadAddress", "Channel", "Delivered", "Failed", "Outcome", "Retry",
