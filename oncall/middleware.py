@@ -1,0 +1,42 @@
+"""Every page shows times in the viewer's own time zone (set on their Profile page)."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.utils import timezone
+
+from oncall.models import UserProfile
+from oncall.profile import TIME_ZONE_SESSION_KEY
+
+
+class UserTimeZoneMiddleware:
+    """Activates the signed-in person's zone for the request. The zone is read from the
+    session (one profile query per session, none per request); requests without a session
+    cookie (the doors, token-authenticated API calls) never touch the user or the session."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        zone = self._zone_of(request)
+        if zone is not None:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+    def _zone_of(self, request) -> zoneinfo.ZoneInfo | None:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES or not request.user.is_authenticated:
+            return None
+        name = request.session.get(TIME_ZONE_SESSION_KEY)
+        if name is None:
+            name = UserProfile.objects.filter(user=request.user).values_list("time_zone", flat=True).first()
+            name = name or settings.TIME_ZONE
+            request.session[TIME_ZONE_SESSION_KEY] = name
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return None
