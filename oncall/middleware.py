@@ -7,13 +7,12 @@ import zoneinfo
 from django.conf import settings
 from django.utils import timezone
 
-from oncall.models import UserProfile
-from oncall.profile import TIME_ZONE_SESSION_KEY
+from oncall.profile import TIME_ZONE_SESSION_KEY, remember_time_zone
 
 
 class UserTimeZoneMiddleware:
     """Activates the signed-in person's zone for the request. The zone is read from the
-    session (one profile query per session, none per request); requests without a session
+    session, where sign-in put it (no query per request); requests without a session
     cookie (the doors, token-authenticated API calls) never touch the user or the session."""
 
     def __init__(self, get_response):
@@ -32,10 +31,8 @@ class UserTimeZoneMiddleware:
         if settings.SESSION_COOKIE_NAME not in request.COOKIES or not request.user.is_authenticated:
             return None
         name = request.session.get(TIME_ZONE_SESSION_KEY)
-        if name is None:
-            name = UserProfile.objects.filter(user=request.user).values_list("time_zone", flat=True).first()
-            name = name or settings.TIME_ZONE
-            request.session[TIME_ZONE_SESSION_KEY] = name
+        if name is None:  # a session from before sign-in stored it (oncall.apps)
+            name = remember_time_zone(request, request.user)
         try:
             return zoneinfo.ZoneInfo(name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -43,7 +44,14 @@ class TimeZoneForm(forms.Form):
 
 
 def time_zone_of(user) -> str:
-    return UserProfile.objects.filter(user=user).values_list("time_zone", flat=True).first() or "UTC"
+    return UserProfile.objects.filter(user=user).values_list("time_zone", flat=True).first() or settings.TIME_ZONE
+
+
+def remember_time_zone(request, user) -> str:
+    """Store the person's zone in their session (the middleware reads it from there)."""
+    zone = time_zone_of(user)
+    request.session[TIME_ZONE_SESSION_KEY] = zone
+    return zone
 
 
 def my_shifts(user, now: datetime, ahead: timedelta = SHIFTS_AHEAD) -> list[dict]:
