@@ -154,8 +154,10 @@ class EscalationPolicyViewSet(viewsets.ModelViewSet):
 class ContactMethodSerializer(serializers.ModelSerializer):
     class Meta:
         model = ContactMethod
-        fields = ["id", "kind", "address", "slack_format", "enabled", "created_at"]
-        read_only_fields = ["created_at"]
+        # Made through the API, a method is verified (as in the admin): the API is how
+        # operators script contact methods today. The Profile page verifies by code.
+        fields = ["id", "kind", "address", "slack_format", "enabled", "verified", "created_at"]
+        read_only_fields = ["created_at", "verified"]
 
     def validate(self, attrs):
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
@@ -184,7 +186,7 @@ class NotificationRuleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = NotificationRule
-        fields = ["id", "contact_method", "delay_minutes"]
+        fields = ["id", "contact_method", "delay_minutes", "urgency"]
 
     def get_fields(self):
         fields = super().get_fields()
