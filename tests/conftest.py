@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
+from tests.browser import browser_page, chromium, phone_page  # noqa: F401 (fixtures)
 from tests.factories import make_key, make_team
 
 LOCAL_PAYLOADS = Path(__file__).resolve().parent / "integrations" / "payloads"

@@ -21,7 +21,6 @@ from escalation.engine import run_escalation_tick
 from escalation.models import ContactMethod, EscalationPolicy, EscalationStep
 from incidents.models import Incident
 from oncall.models import Rotation, RotationParticipant, Schedule
-from tests.browser import browser_page, chromium, phone_page  # noqa: F401 (fixtures)
 from tests.factories import make_key, make_team, make_user
 
 

@@ -1,7 +1,7 @@
 """The admin's shown-once key page in a real browser (Playwright + Debian's Chromium):
-the copy button copies the key under the real Content-Security-Policy, with no inline script."""
-
-import os
+the copy button copies the key under the real Content-Security-Policy, with no inline script.
+The browser is the session's one `chromium` (tests/conftest.py): Playwright's sync API
+cannot start a second one while another is running in this thread."""
 
 import pytest
 
@@ -10,22 +10,6 @@ from integrations.models import IntegrationKey
 from tests.factories import make_policy, make_team, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop runs in this thread
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        yield browser
-        browser.close()
-
 
 def test_copy_button_copies_the_new_key(chromium, live_server, tmp_path):
     team = make_team("SRE")

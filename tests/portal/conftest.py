@@ -2,7 +2,6 @@ import pytest
 from django.test import Client
 
 from oncall.models import TeamMembership
-from tests.browser import BrowserPage, browser_page, chromium, phone_page  # noqa: F401 (fixtures)
 from tests.factories import make_incident, make_key, make_team, make_user
 
 
