@@ -5,6 +5,7 @@ the viewer's own zone."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -15,9 +16,9 @@ from rest_framework.test import APIClient
 
 from escalation.channels import CHANNELS
 from escalation.models import ContactMethod, NotificationRule
-from incidents.models import Incident
+from incidents.models import Incident, MaintenanceWindow
 from oncall.models import Rotation, RotationParticipant, Schedule, UserProfile
-from tests.factories import make_incident, make_user
+from tests.factories import api_client_for, make_incident, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -248,3 +249,30 @@ def test_revoking_touches_only_my_token(web, stranger):
     theirs = Token.objects.create(user=stranger)
     web.post("/profile/token/revoke/")
     assert Token.objects.filter(pk=theirs.pk).exists()
+
+
+def test_the_maintenance_form_reads_times_in_the_viewers_zone(client_of, team_admin, team):
+    admin_web = client_of(team_admin)
+    admin_web.post("/profile/time-zone/", {"time_zone": "Asia/Kolkata"})  # UTC+05:30, no DST
+    page = admin_web.get("/maintenance/").content.decode()
+    assert "Start (Asia/Kolkata)" in page and "Times are in your time zone, Asia/Kolkata" in page
+    start = (timezone.now() + timedelta(days=1)).astimezone(ZoneInfo("Asia/Kolkata")).replace(
+        second=0, microsecond=0)
+    response = admin_web.post("/maintenance/new/", {
+        "scope": f"team:{team.pk}", "start": f"{start:%Y-%m-%dT%H:%M}", "duration": "60", "reason": "Upgrade",
+    })
+    assert response.status_code == 302
+    assert MaintenanceWindow.objects.get().start == start  # read as Kolkata time: the same instant
+
+
+def test_a_method_made_through_the_rest_api_is_verified_and_the_flag_is_read_only(responder):
+    api = api_client_for(responder)
+    response = api.post("/api/v1/contact-methods/", {"kind": "email", "address": "r@example.com",
+                                                     "verified": False}, format="json")
+    assert response.status_code == 201 and response.json()["verified"] is True
+    assert ContactMethod.objects.get(user=responder).verified is True
+    method_id = response.json()["id"]
+    response = api.post("/api/v1/notification-rules/", {"contact_method": method_id, "delay_minutes": 1,
+                                                        "urgency": "low"}, format="json")
+    assert response.status_code == 201
+    assert NotificationRule.objects.get(user=responder).urgency == "low"
