@@ -39,7 +39,7 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
 class NotificationRuleInline(admin.TabularInline):
     model = NotificationRule
     extra = 0
-    fields = ["delay_minutes"]
+    fields = ["delay_minutes", "urgency"]
 
 
 class ContactMethodForm(forms.ModelForm):
@@ -60,8 +60,8 @@ class ContactMethodForm(forms.ModelForm):
 @admin.register(ContactMethod)
 class ContactMethodAdmin(admin.ModelAdmin):
     form = ContactMethodForm
-    list_display = ["user", "kind", "shown_address", "enabled", "slack_format"]
-    list_filter = ["kind", "enabled"]
+    list_display = ["user", "kind", "shown_address", "enabled", "verified", "slack_format"]
+    list_filter = ["kind", "enabled", "verified"]
     search_fields = ["user__username", "address"]
     inlines = [NotificationRuleInline]
     exclude = ["secrets"]
@@ -82,7 +82,7 @@ class ContactMethodAdmin(admin.ModelAdmin):
 
 @admin.register(NotificationRule)
 class NotificationRuleAdmin(admin.ModelAdmin):
-    list_display = ["user", "contact_method", "delay_minutes"]
+    list_display = ["user", "contact_method", "delay_minutes", "urgency"]
     search_fields = ["user__username"]
 
     def save_model(self, request, obj, form, change):

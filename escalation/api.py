@@ -160,8 +160,11 @@ class ContactMethodSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ContactMethod
-        fields = ["id", "kind", "address", "slack_format", "enabled", "disabled_reason", "created_at", "token"]
-        read_only_fields = ["created_at", "disabled_reason"]
+        # Made through the API, a method is verified (as in the admin): the API is how
+        # operators script contact methods today. The Profile page verifies by code.
+        fields = ["id", "kind", "address", "slack_format", "enabled", "verified", "disabled_reason", "created_at",
+                  "token"]
+        read_only_fields = ["created_at", "verified", "disabled_reason"]
 
     def to_representation(self, instance):
         # A push endpoint, an ntfy topic and an apprise URL are credentials: shown redacted.
@@ -219,7 +222,7 @@ class NotificationRuleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = NotificationRule
-        fields = ["id", "contact_method", "delay_minutes"]
+        fields = ["id", "contact_method", "delay_minutes", "urgency"]
 
     def get_fields(self):
         fields = super().get_fields()

@@ -29,7 +29,7 @@ from django.db import connection, transaction
 
 from escalation import failpoints, notify
 from escalation.clock import db_now
-from escalation.models import ContactMethod, EscalationTickState, Notification, NotificationRule
+from escalation.models import ContactMethod, EscalationTickState, Notification, NotificationRule, urgency_of
 from incidents.models import Incident, TimelineEntry
 from oncall.models import Schedule, TeamMembership
 from oncall.schedule import who_is_on_call
@@ -136,16 +136,22 @@ def resolve_targets(step: dict, at: datetime) -> Targets:
     return targets
 
 
-def delivery_plan(user) -> list[tuple[ContactMethod, int]]:
-    """(contact method, delay in minutes) pairs: the user's rules, or every enabled contact
-    method at once when the user has no rule."""
-    rules = NotificationRule.objects.filter(user=user, contact_method__enabled=True).select_related(
-        "contact_method"
-    )
+def delivery_plan(user, severity: str | None = None) -> list[tuple[ContactMethod, int]]:
+    """(contact method, delay in minutes) pairs for paging `user` about an incident of
+    `severity`: the user's rules for that urgency (critical/error: high, warning/info: low;
+    a rule without an urgency applies to both). When no rule applies, every enabled method
+    at once: a person is never left unpaged by a missing rule. Only verified methods page:
+    a method added on the Profile page pages once its code was entered. `severity=None`
+    (no incident) counts every rule."""
+    rules = NotificationRule.objects.filter(
+        user=user, contact_method__enabled=True, contact_method__verified=True
+    ).select_related("contact_method")
+    if severity is not None:
+        rules = rules.filter(urgency__in=["", urgency_of(severity)])
     plan = [(rule.contact_method, rule.delay_minutes) for rule in rules]
     if plan:
         return plan
-    return [(method, 0) for method in ContactMethod.objects.filter(user=user, enabled=True)]
+    return [(method, 0) for method in ContactMethod.objects.filter(user=user, enabled=True, verified=True)]
 
 
 def page_users(incident: Incident, users: list, *, step_index: int, repeat_index: int, now: datetime,
@@ -156,9 +162,9 @@ def page_users(incident: Incident, users: list, *, step_index: int, repeat_index
     held = incident.is_flapping
     created = []
     for user in users:
-        plan = delivery_plan(user)
+        plan = delivery_plan(user, incident.severity)
         if not plan:
-            notes.append(f"{user.get_username()} has no enabled contact method")
+            notes.append(f"{user.get_username()} has no enabled contact method (or none is verified)")
             continue
         for method, delay in plan:
             key = f"page:{incident.pk}:{step_index}:{repeat_index}:{user.pk}:{method.pk}:{delay}"

@@ -69,6 +69,17 @@ class ContactMethod(models.Model):
         default=False, help_text="Send a Slack-compatible body to the webhook."
     )
     enabled = models.BooleanField(default=True)
+    # True for every method made by an administrator (admin, REST API) and for every row
+    # that existed before verification did, so nothing that paged stops paging. A method a
+    # person adds on their Profile page starts False and pages only once its code is entered.
+    verified = models.BooleanField(
+        default=True, help_text="Only verified methods are paged."
+    )
+    # The pending verification code: its digest only (HMAC with SECRET_KEY), its expiry and
+    # how many wrong codes were tried (`escalation.verification`).
+    verification_digest = models.CharField(max_length=64, blank=True, editable=False)
+    verification_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    verification_attempts = models.PositiveSmallIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # Why Vigil turned the method off by itself (a push subscription the push service says
     # is gone); shown to its owner, cleared when they turn it on again.
@@ -87,20 +98,40 @@ class ContactMethod(models.Model):
         return f"{self.kind}: {shown_address(self.kind, self.address)}"
 
 
+class Urgency(models.TextChoices):
+    """PagerDuty's split: critical and error incidents are high urgency, warning and info low."""
+
+    HIGH = "high", "High urgency (critical, error)"
+    LOW = "low", "Low urgency (warning, info)"
+
+
+HIGH_URGENCY_SEVERITIES = frozenset({"critical", "error"})
+
+
+def urgency_of(severity: str) -> str:
+    return Urgency.HIGH if severity in HIGH_URGENCY_SEVERITIES else Urgency.LOW
+
+
 class NotificationRule(models.Model):
-    """Which contact method fires how many minutes after the user is paged."""
+    """Which contact method fires how many minutes after the user is paged, for high- or
+    low-urgency incidents (blank: both, as every rule did before urgency existed)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_rules"
     )
     contact_method = models.ForeignKey(ContactMethod, on_delete=models.CASCADE, related_name="rules")
     delay_minutes = models.PositiveIntegerField(default=0)
+    urgency = models.CharField(
+        max_length=4, choices=Urgency.choices, blank=True, default="",
+        help_text="Blank: the rule applies to every incident.",
+    )
 
     class Meta:
         ordering = ["user", "delay_minutes"]
 
     def __str__(self) -> str:
-        return f"{self.contact_method} after {self.delay_minutes} min"
+        which = f" ({self.urgency} urgency)" if self.urgency else ""
+        return f"{self.contact_method} after {self.delay_minutes} min{which}"
 
     def clean(self):
         if self.contact_method_id and self.user_id and self.contact_method.user_id != self.user_id:

@@ -76,8 +76,8 @@ def _held_count(notification: Notification) -> int:
 def deliver(notification: Notification) -> Outcome:
     """One attempt through the notification's channel, with the context every channel gets."""
     method = notification.contact_method
-    if method is None or not method.enabled or notification.user is None:
-        return Failed("the contact method was removed or disabled")
+    if method is None or not method.enabled or not method.verified or notification.user is None:
+        return Failed("the contact method was removed, disabled or is not verified")
     notification.address = method.address  # the user may have corrected it since
     channel = channel_for(method.kind)
     if channel is None:
@@ -242,7 +242,7 @@ def _new_rows(incident_id: int, kind: str, pairs, key_suffix: str) -> list[int]:
     created = []
     for user_id, method_id in pairs:
         method = methods.get(method_id)
-        if method is None or not method.enabled:
+        if method is None or not method.enabled or not method.verified:
             continue
         channel = channel_for(method.kind)
         if kind != Notification.Kind.PAGE and channel is not None and channel.pages_only:

@@ -1,12 +1,23 @@
-"""The escalation app's pages: the signed links in notifications (`/ack/<token>/`), Web Push
-(the app manifest, the service worker, subscribing a browser, the lock screen's buttons)
-and the escalation health check the operators' monitoring polls."""
+"""The escalation app's pages: a person's Profile page (contact methods and notification
+rules; its time zone and token forms are oncall's), the signed links in notifications
+(`/ack/<token>/`), the providers' callbacks (Twilio, Slack), Web Push (the app manifest, the
+service worker, subscribing a browser, the lock screen's buttons) and the escalation health
+check the operators' monitoring polls."""
 
 from django.urls import path
 
-from escalation import phone_views, push_views, slack_interactivity, views
+from escalation import phone_views, profile, push_views, slack_interactivity, views
 
 urlpatterns = [
+    path("profile/", profile.profile_page, name="profile"),
+    path("profile/methods/new/", profile.add_method, name="profile-method-add"),
+    path("profile/methods/<int:pk>/send-code/", profile.send_code, name="profile-method-send-code"),
+    path("profile/methods/<int:pk>/verify/", profile.verify_method, name="profile-method-verify"),
+    path("profile/methods/<int:pk>/test/", profile.test_method, name="profile-method-test"),
+    path("profile/methods/<int:pk>/enable/", profile.enable_method, name="profile-method-enable"),
+    path("profile/methods/<int:pk>/delete/", profile.delete_method, name="profile-method-delete"),
+    path("profile/rules/new/", profile.add_rule, name="profile-rule-add"),
+    path("profile/rules/<int:pk>/delete/", profile.delete_rule, name="profile-rule-delete"),
     path("ack/<str:token>/", views.link, name="escalation-link"),
     path("health/escalation", views.health, name="health-escalation"),
     # Twilio's callbacks (SMS replies, a paging call's TwiML and keypress), signed by Twilio.

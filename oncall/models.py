@@ -161,3 +161,13 @@ class CalendarFeedToken(models.Model):
     )
     secret = models.CharField(max_length=64, unique=True, default=new_calendar_secret)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class UserProfile(models.Model):
+    """What a person sets for themselves: the time zone every page shows times in."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="vigil_profile")
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.time_zone}"

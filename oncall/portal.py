@@ -19,7 +19,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from oncall.models import CalendarFeedToken, Schedule, new_calendar_secret
 from oncall.permissions import teams_of
-from oncall.schedule import Shift, load_schedule, timeline, upcoming_shifts
+from oncall.profile import my_shifts
+from oncall.schedule import Shift, load_schedule, timeline
 
 # How far back the current shift may have started, and how far ahead "next" and "my
 # upcoming shifts" look.
@@ -95,12 +96,8 @@ def oncall_page(request):
         {
             "section": "oncall",
             "rows": schedule_rows(request.user, now),
-            "my_shifts": [
-                # A shift cut by the window edges has an unknown end: shown as open-ended.
-                {"schedule": schedule, "start": shift.start, "end": shift.end,
-                 "now": shift.start <= now, "end_known": shift.end < now + LOOK_AHEAD}
-                for schedule, shift in upcoming_shifts(request.user, now, now + LOOK_AHEAD)
-            ],
+            # The same list as the Profile page's.
+            "my_shifts": my_shifts(request.user, now, LOOK_AHEAD),
             "look_ahead_days": LOOK_AHEAD.days,
             "calendar_url": calendar_url(token),
         },

@@ -1,5 +1,6 @@
 """Browser fixtures: Playwright driving Debian's Chromium (never a downloaded browser).
-Imported by the conftest of each test folder that drives a browser."""
+Imported by tests/conftest.py only: one browser for the whole session, since Playwright's sync
+API cannot start a second one while another runs in this thread."""
 
 import os
 from dataclasses import dataclass, field

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from escalation.models import Notification
+from escalation.models import ContactMethod, Notification
 
 
 class BadAddress(ValueError):
@@ -64,4 +64,10 @@ class Channel:
     def send(self, notification: Notification, context: dict) -> Outcome:
         """Send once to `notification.address`. `context` is `messages.context_for` plus
         `idempotency_key` and `message_id`, the same on every attempt of this notification."""
+        raise NotImplementedError
+
+    def send_message(self, method: ContactMethod, subject: str, text: str) -> Outcome:
+        """Send one message that is not about an incident (a verification code, a test
+        page) to `method.address`, once, without the notification machinery: the caller
+        shows the outcome to the person who asked for it. `text` is plain text."""
         raise NotImplementedError

@@ -6,12 +6,12 @@ import smtplib
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import get_connection
+from django.core.mail import EmailMessage, get_connection
 from django.core.validators import validate_email
 
 from escalation import messages
 from escalation.channels.base import BadAddress, Channel, Delivered, Outcome, Retry
-from escalation.models import Notification
+from escalation.models import ContactMethod, Notification
 
 
 class EmailChannel(Channel):
@@ -26,7 +26,16 @@ class EmailChannel(Channel):
             raise BadAddress(exc.messages[0]) from None
 
     def send(self, notification: Notification, context: dict) -> Outcome:
-        message = messages.build_email(notification, context)
+        return self._deliver(messages.build_email(notification, context))
+
+    def send_message(self, method: ContactMethod, subject: str, text: str) -> Outcome:
+        message = EmailMessage(
+            subject=messages.one_line(subject), body=text, from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[method.address], headers={"Auto-Submitted": "auto-generated"},
+        )
+        return self._deliver(message)
+
+    def _deliver(self, message: EmailMessage) -> Outcome:
         try:
             message.connection = get_connection(timeout=settings.EMAIL_TIMEOUT)
             message.send(fail_silently=False)

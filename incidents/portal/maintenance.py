@@ -39,7 +39,8 @@ LONGEST_WINDOW = timedelta(days=31)
 BANNER_MAX = 3
 DURATIONS = [(30, "30 minutes"), (60, "1 hour"), (120, "2 hours"), (240, "4 hours"),
              (480, "8 hours"), (1440, "24 hours")]
-# <input type="datetime-local">'s value; times are UTC, the site's only time zone.
+# <input type="datetime-local">'s value, read in the viewer's time zone (their profile's;
+# the middleware activates it), which the labels name.
 INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 EVERYTHING = "everything"
 
@@ -136,6 +137,9 @@ class NewWindowForm(forms.Form):
     def __init__(self, user, admin_teams: list[Team], *args, now: datetime, **kwargs):
         super().__init__(*args, **kwargs)
         self.now = now
+        zone = timezone.get_current_timezone_name()
+        self.fields["start"].label = f"Start ({zone})"
+        self.fields["end"].label = f"End ({zone})"
         self.fields["start"].initial = now.replace(second=0, microsecond=0)
         self._teams = {team.pk: team for team in admin_teams}
         keys = IntegrationKey.objects.active().select_related("team").order_by("team__name", "name", "id")
@@ -204,6 +208,7 @@ def _page_context(user, now: datetime, form: NewWindowForm | None = None) -> dic
         form = NewWindowForm(user, admin_teams, now=now)
     return {
         "section": "maintenance",
+        "time_zone_name": timezone.get_current_timezone_name(),
         "active": active,
         "upcoming": upcoming,
         "recent": recent,

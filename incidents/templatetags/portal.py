@@ -1,5 +1,5 @@
 """Small display tags for the portal: severity and status badges that read without colour,
-and timestamps a person can scan. Each renders escaped HTML from values already loaded:
+and timestamps a person can scan, in the viewer's own time zone. Each renders escaped HTML from values already loaded:
 no tag here runs a query."""
 
 from datetime import UTC
@@ -40,21 +40,39 @@ def status_badge(status: str):
     )
 
 
+def absolute(local) -> str:
+    """'02:14 CET' today, '3 Dec 02:14 CET' this year, '3 Dec 2025 02:14 CET' before."""
+    today = timezone.localdate()
+    if local.date() == today:
+        day = ""
+    elif local.year == today.year:
+        day = f"{local.day} {local:%b} "
+    else:
+        day = f"{local.day} {local:%b %Y} "
+    return f"{day}{local:%H:%M} {local.tzname()}"
+
+
 @register.simple_tag
 def when(value):
-    """`<time>` saying how long ago (or how soon), with the exact UTC time as its title."""
+    """`<time>`: how long ago (or how soon), then the time in the viewer's zone (the zone
+    the middleware activated from their profile): "3 minutes ago, 02:14 CET". The title
+    has the full date and time, also in UTC."""
     if value is None:
         return "—"
-    utc = value.astimezone(UTC)
+    local = timezone.localtime(value)
     now = timezone.now()
     if value > now:
-        text = "in " + timesince(now, value).split(",")[0]
+        relative = "in " + timesince(now, value).split(",")[0]
     elif (now - value).total_seconds() < 60:
-        text = "just now"
+        relative = "just now"
     else:
-        text = timesince(value, now).split(",")[0] + " ago"
+        relative = timesince(value, now).split(",")[0] + " ago"
+    title = f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+    utc = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if title != utc:
+        title += f" ({utc})"
     return format_html(
-        '<time datetime="{}" title="{}">{}</time>', value.isoformat(), utc.strftime("%Y-%m-%d %H:%M:%S UTC"), text
+        '<time datetime="{}" title="{}">{}, {}</time>', value.isoformat(), title, relative, absolute(local)
     )
 
 

@@ -1,5 +1,7 @@
 """The admin's shown-once key page in a real browser (Playwright + Debian's Chromium):
-the copy button copies the key under the real Content-Security-Policy, with no inline script."""
+the copy button copies the key under the real Content-Security-Policy, with no inline script.
+The browser is the session's one `chromium` (tests/conftest.py): Playwright's sync API
+cannot start a second one while another is running in this thread."""
 
 import pytest
 

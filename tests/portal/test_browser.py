@@ -148,7 +148,8 @@ def test_a_375_px_phone_gets_the_whole_portal_without_sideways_scrolling(phone_p
                              details={"p99": "2.4s", "region": "eu-west-1"})
     phone_page.sign_in("rita")
     page = phone_page.page
-    for path in ("/", f"/incidents/{incident.pk}/", "/oncall/", "/dashboard/", "/integrations/", "/maintenance/"):
+    for path in ("/", f"/incidents/{incident.pk}/", "/oncall/", "/dashboard/", "/integrations/", "/maintenance/",
+                 "/profile/"):
         phone_page.go(path)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, f"{path} is {width}px wide"
