@@ -144,13 +144,35 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def headline(notification: Notification, incident: Incident, noun: str = "Incident ") -> str:
+    """"[CRITICAL] Incident #42", "[RESOLVED] Incident #42", "[FLAPPING] Incident #42"."""
+    tag = {
+        Notification.Kind.PAGE: f"[{incident.severity.upper()}]",
+        Notification.Kind.RECOVERY: "[RESOLVED]",
+        Notification.Kind.SUMMARY: "[FLAPPING]",
+    }[notification.kind]
+    return f"{tag} {noun}#{incident.pk}"
+
+
+def text_lines(notification: Notification, context: dict) -> list[str]:
+    """The page as plain lines under its headline, for the channels that send text: the
+    summary, the reassignment, what a flapping summary held, the source and the labels."""
+    incident = context["incident"]
+    lines = [one_line(incident.summary, 500)]
+    if context["reassigned"]:
+        lines.append(reassigned_line(notification, context))
+    if notification.kind == Notification.Kind.SUMMARY:
+        lines.append(f"{context['held_count']} page(s) held while flapping; now {incident.status}")
+    if incident.source:
+        lines.append(f"Source: {one_line(incident.source, 200)}")
+    if context["labels"]:
+        lines.append(", ".join(f"{k}={v}" for k, v in context["labels"]))
+    return lines
+
+
 def slack_text(notification: Notification, context: dict) -> str:
     incident = context["incident"]
-    head = {
-        Notification.Kind.PAGE: f"[{incident.severity.upper()}] Incident #{incident.pk}",
-        Notification.Kind.RECOVERY: f"[RESOLVED] Incident #{incident.pk}",
-        Notification.Kind.SUMMARY: f"[FLAPPING] Incident #{incident.pk}",
-    }[notification.kind]
+    head = headline(notification, incident)
     lines = [f"{head}: {slack_escape(one_line(incident.summary, 500))}"]
     if context["reassigned"]:
         lines.append(slack_escape(reassigned_line(notification, context)))

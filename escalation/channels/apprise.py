@@ -32,20 +32,8 @@ NOTIFY_TYPE = {
 
 def page_text(notification: Notification, context: dict) -> tuple[str, str]:
     incident = context["incident"]
-    head = {
-        Notification.Kind.PAGE: f"[{incident.severity.upper()}] Incident #{incident.pk}",
-        Notification.Kind.RECOVERY: f"[RESOLVED] Incident #{incident.pk}",
-        Notification.Kind.SUMMARY: f"[FLAPPING] Incident #{incident.pk}",
-    }[notification.kind]
-    lines = [messages.one_line(incident.summary, 500)]
-    if context["reassigned"]:
-        lines.append(messages.reassigned_line(notification, context))
-    if notification.kind == Notification.Kind.SUMMARY:
-        lines.append(f"{context['held_count']} page(s) held while flapping; now {incident.status}")
-    if incident.source:
-        lines.append(f"Source: {messages.one_line(incident.source, 200)}")
-    if context["labels"]:
-        lines.append(", ".join(f"{k}={v}" for k, v in context["labels"]))
+    head = messages.headline(notification, incident)
+    lines = messages.text_lines(notification, context)
     lines.append("")
     lines.append(f"Open: {context['incident_url']}")
     if context["ack_url"]:

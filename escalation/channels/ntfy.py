@@ -53,20 +53,8 @@ def publish_body(topic: str, title: str, text: str, *, severity: str = "", click
 
 def page_body(topic: str, notification: Notification, context: dict) -> dict:
     incident = context["incident"]
-    head = {
-        Notification.Kind.PAGE: f"[{incident.severity.upper()}] #{incident.pk}",
-        Notification.Kind.RECOVERY: f"[RESOLVED] #{incident.pk}",
-        Notification.Kind.SUMMARY: f"[FLAPPING] #{incident.pk}",
-    }[notification.kind]
-    lines = [messages.one_line(incident.summary, 500)]
-    if context["reassigned"]:
-        lines.append(messages.reassigned_line(notification, context))
-    if notification.kind == Notification.Kind.SUMMARY:
-        lines.append(f"{context['held_count']} page(s) held while flapping; now {incident.status}")
-    if incident.source:
-        lines.append(f"Source: {messages.one_line(incident.source, 200)}")
-    if context["labels"]:
-        lines.append(", ".join(f"{k}={v}" for k, v in context["labels"]))
+    head = messages.headline(notification, incident, noun="")
+    lines = messages.text_lines(notification, context)
     actions = []
     if notification.kind != Notification.Kind.RECOVERY:
         if context["ack_url"]:
