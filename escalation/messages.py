@@ -7,6 +7,9 @@ Slack text escapes its three control characters, and the subject is flattened to
 from __future__ import annotations
 
 import hashlib
+import json
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -15,7 +18,7 @@ from django.template.loader import render_to_string
 from escalation import links
 from escalation.models import Notification
 from incidents.models import Incident, TimelineEntry
-from oncall.models import Schedule
+from oncall.models import Schedule, time_zone_of
 
 TEMPLATE_PREFIX = {
     Notification.Kind.PAGE: "page",
@@ -85,11 +88,37 @@ def context_for(notification: Notification, *, held_count: int = 0) -> dict:
     if context["reassigned"]:
         reassignment = reassignment_of(notification)
         context["reassigned_by"], context["reassigned_schedule"] = reassignment["by"], reassignment["schedule"]
+    context["first_seen"] = when_for(incident.first_seen_at, user)
+    context["details"] = details_text(incident.details)
     if user is not None and incident.status != Incident.Status.RESOLVED:
         if incident.status == Incident.Status.TRIGGERED:
             context["ack_url"] = links.make_url(incident, user, "acknowledge")
         context["resolve_url"] = links.make_url(incident, user, "resolve")
     return context
+
+
+DETAILS_MAX = 4000
+
+
+def when_for(moment: datetime | None, user) -> str:
+    """A time as the recipient reads it: in their own zone (their Profile), with UTC beside
+    it when that differs ("2026-12-04 03:12:05 CET (02:12 UTC)")."""
+    if moment is None:
+        return ""
+    zone = ZoneInfo(time_zone_of(user)) if user is not None else UTC
+    local = moment.astimezone(zone)
+    text = f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+    if local.utcoffset() or zone.key != "UTC":
+        text += f" ({moment.astimezone(UTC):%H:%M} UTC)"
+    return text
+
+
+def details_text(details) -> str:
+    """The sender's custom details, readable and bounded (an email is not a data dump)."""
+    if details in (None, "", {}, []):
+        return ""
+    text = details if isinstance(details, str) else json.dumps(details, indent=2, ensure_ascii=False, default=str)
+    return text if len(text) <= DETAILS_MAX else text[: DETAILS_MAX - 1] + "…"
 
 
 def one_line(text: str, limit: int = 200) -> str:

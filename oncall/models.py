@@ -171,3 +171,8 @@ class UserProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.time_zone}"
+
+
+def time_zone_of(user) -> str:
+    """The zone `user` reads times in (their Profile), else the site's."""
+    return UserProfile.objects.filter(user=user).values_list("time_zone", flat=True).first() or settings.TIME_ZONE

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -21,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
-from oncall.models import UserProfile
+from oncall.models import UserProfile, time_zone_of
 from oncall.schedule import upcoming_shifts
 
 # The session remembers the viewer's zone, so the middleware reads it without a query.
@@ -41,10 +40,6 @@ class TimeZoneForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["time_zone"].choices = [(name, name) for name in time_zone_names()]
-
-
-def time_zone_of(user) -> str:
-    return UserProfile.objects.filter(user=user).values_list("time_zone", flat=True).first() or settings.TIME_ZONE
 
 
 def remember_time_zone(request, user) -> str:

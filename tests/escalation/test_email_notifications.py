@@ -5,6 +5,8 @@ import re
 import socket
 import threading
 import time
+from datetime import UTC
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -13,6 +15,7 @@ from escalation.engine import advance_escalation
 from escalation.models import ContactMethod, Notification, NotificationRule
 from escalation.notify import send_flapping_summary, send_notification
 from incidents.models import Incident, TimelineEntry
+from oncall.models import UserProfile
 from tests.factories import api_client_for, make_incident
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +38,23 @@ def test_a_page_email_carries_summary_severity_labels_and_the_three_links(smtp, 
     assert "Acknowledge" in mail.html and "Resolve" in mail.html
     assert "Disk usage &gt; 90%" in mail.html  # escaped in HTML, plain in text
     assert "Disk usage > 90%" in mail.text
+
+
+def test_a_page_email_shows_component_and_details_and_times_in_the_recipients_zone(smtp, committed, t21_key,
+                                                                                 people):
+    UserProfile.objects.create(user=people["alice"], time_zone="Asia/Tokyo")
+    incident = committed(make_incident, t21_key, component="checkout-api",
+                         details={"error_rate": "7%", "region": "<eu-1>"})
+    [mail] = smtp.mails
+    local = incident.first_seen_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    utc = incident.first_seen_at.astimezone(UTC)
+    first_seen = f"{local:%Y-%m-%d %H:%M:%S} JST ({utc:%H:%M} UTC)"
+    assert f"First seen: {first_seen}" in mail.text
+    assert first_seen in mail.html
+    assert "Component: checkout-api" in mail.text and "checkout-api" in mail.html
+    assert '"error_rate": "7%"' in mail.text
+    assert "&lt;eu-1&gt;" in mail.html and "<eu-1>" not in mail.html
+    assert 'name="viewport"' in mail.html
 
 
 def test_payload_html_is_escaped_in_the_html_part_and_the_subject_is_one_line(smtp, committed, t21_key):
