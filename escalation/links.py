@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.utils.crypto import salted_hmac
 
+from incidents.models import TimelineEntry
 from oncall.models import TeamMembership
 
 SALT = "ack-link"
@@ -86,6 +87,16 @@ def refusal(user, incident) -> str:
         return (f"{user.get_username()} is no longer a member of the team of incident #{incident.pk}, "
                 f"so this link no longer acts for them.")
     return ""
+
+
+def record_refusal(incident, user, message: str, **data) -> None:
+    """An attempt to act on `incident` from outside the portal (a link, a text reply, a
+    keypress, a chat button, a push action) that was refused: on the incident's timeline,
+    so whoever owns the incident sees that someone tried and why it did not count."""
+    TimelineEntry.objects.create(
+        incident=incident, kind=TimelineEntry.Kind.REFUSED, message=message,
+        data={"refused": True, "user_id": user.pk if user is not None else None, **data},
+    )
 
 
 def read_token(token: str) -> LinkClaim:

@@ -26,7 +26,7 @@ from escalation import links
 from escalation.channels import BadAddress, phone
 from escalation.models import ContactMethod, Notification
 from incidents import actions
-from incidents.models import Incident, TimelineEntry
+from incidents.models import Incident
 
 logger = logging.getLogger("vigil.phone")
 
@@ -59,11 +59,7 @@ def twilio_signed(view):
 
 
 def _refused_on_timeline(incident: Incident, user, what: str, reason: str) -> None:
-    TimelineEntry.objects.create(
-        incident=incident, kind=TimelineEntry.Kind.NOTIFICATION, actor=None,
-        message=f"{what} from {user.get_username()} refused: {reason}",
-        data={"refused": True, "user_id": user.pk},
-    )
+    links.record_refusal(incident, user, f"{what} from {user.get_username()} refused: {reason}", source="twilio")
 
 
 def _act(action: str, incident: Incident, user, via: str) -> str:

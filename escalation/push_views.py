@@ -250,6 +250,8 @@ def action(request):
         return _error(404, "The incident or the person of this page no longer exists.")
     reason = links.refusal(user, incident)
     if reason:
+        links.record_refusal(incident, user, f"Push {claim.action} of {user.get_username()} refused: {reason}",
+                             source="push", action=claim.action)
         return _error(403, reason)
     if links.status_version(incident, claim.action) != claim.version:
         return JsonResponse({"status": "unchanged", "incident": incident.pk, "message": already_done(incident)},

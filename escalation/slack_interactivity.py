@@ -38,7 +38,7 @@ from escalation import dispatch, links
 from escalation.channels.slack import ACTION_PREFIX, ACTIONS, SlackChannel, web_client
 from escalation.models import ContactMethod
 from incidents import actions
-from incidents.models import Incident, TimelineEntry
+from incidents.models import Incident
 
 logger = logging.getLogger("vigil.slack")
 
@@ -133,11 +133,9 @@ def tell(press: dict, text: str) -> None:
 
 
 def _record_refusal(incident: Incident, user, press: dict, reason: str) -> None:
-    TimelineEntry.objects.create(
-        incident=incident, kind=TimelineEntry.Kind.NOTE,
-        message=f"Slack: {user.get_username()} pressed {LABEL[press['action']]}; refused: {reason}",
-        data={"source": "slack", "refused": True, "action": press["action"], "slack_user": press["slack_user"],
-              "user_id": user.pk},
+    links.record_refusal(
+        incident, user, f"Slack: {user.get_username()} pressed {LABEL[press['action']]}; refused: {reason}",
+        source="slack", action=press["action"], slack_user=press["slack_user"],
     )
 
 

@@ -86,6 +86,9 @@ def link(request, token: str):
     context = {"incident": incident, "action": claim.action, "verb": VERB[claim.action], "link_user": user}
     reason = links.refusal(user, incident)
     if reason:
+        if request.method == "POST":  # a GET is a look (or a mail scanner), not an attempt
+            links.record_refusal(incident, user, f"{VERB[claim.action]} link of {user.get_username()} "
+                                 f"refused: {reason}", source="link", action=claim.action)
         return _refused(request, context, reason)
     if links.status_version(incident, claim.action) != claim.version:
         # Used already (or overtaken): the link is dead, and says why.

@@ -250,6 +250,7 @@ class TimelineEntry(models.Model):
         REASSIGNED = "reassigned", "Reassigned"
         FLAPPING = "flapping", "Flapping"
         MAINTENANCE = "maintenance", "Maintenance"
+        REFUSED = "refused", "Refused"
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
     kind = models.CharField(max_length=30, choices=Kind.choices)

@@ -171,6 +171,11 @@ def test_a_link_of_someone_removed_from_the_team_no_longer_acts(paged, people):
     refused = Client().get(paths["acknowledge"])
     assert refused.status_code == 403
     assert b"no longer a member of the team" in refused.content
+    assert not TimelineEntry.objects.filter(incident=incident, kind="refused").exists()  # a look is no attempt
+    pressed = Client().post(paths["acknowledge"], {"confirm": links.form_proof(paths["acknowledge"].split("/")[2])})
+    assert pressed.status_code == 403
+    [attempt] = TimelineEntry.objects.filter(incident=incident, kind="refused")
+    assert attempt.message.startswith("Acknowledge link of alice refused: alice is no longer a member")
     incident.refresh_from_db()
     assert incident.status == "triggered"
 

@@ -259,6 +259,9 @@ def test_a_person_removed_from_the_team_is_refused(paged, people):
     answer = press(Client(), acknowledge)
     assert answer.status_code == 403 and "no longer a member" in answer.json()["message"]
     assert unchanged(incident)
+    [attempt] = TimelineEntry.objects.filter(incident=incident, kind="refused")
+    assert attempt.message.startswith("Push acknowledge of alice refused: alice is no longer a member")
+    assert attempt.data["source"] == "push"
 
 
 def test_a_deactivated_person_is_refused(paged, people):
