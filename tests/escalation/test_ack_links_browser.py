@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import re
 import threading
+from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
 from django.db import connection
+from django.utils import timezone
 
 from escalation.models import ContactMethod
 from incidents.models import Incident
@@ -72,13 +74,20 @@ def press(page: BrowserPage, url: str):
     return page.page.inner_text("#link-result")
 
 
-def test_signed_out_the_emailed_acknowledge_button_acknowledges(browser_page, emailed, people):
+def test_signed_out_the_emailed_acknowledge_button_acknowledges_and_escalation_stops(
+    browser_page, emailed, people, tick, smtp
+):
     incident, urls = emailed
     said = press(browser_page, urls["acknowledge"])
     incident.refresh_from_db()
     assert incident.status == Incident.Status.ACKNOWLEDGED
     assert incident.acknowledged_by == people["alice"] and incident.acknowledged_via == "email link"
     assert f"#{incident.pk} acknowledged" in said
+    # Escalation stops: no step is due, and a tick long after step 2's delay pages nobody.
+    assert incident.next_escalation_at is None
+    smtp.take()
+    tick(timezone.now() + timedelta(hours=2))
+    assert smtp.take() == []
 
 
 def test_signed_in_as_the_same_person_the_button_acknowledges(browser_page, emailed, people):
