@@ -18,8 +18,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from escalation import verification
 from escalation.channels import CHANNELS, Delivered, check_contact_address, configured_kinds
+from escalation.channels.push import PushChannel
 from escalation.engine import delivery_plan
 from escalation.models import ContactMethod, NotificationRule, Urgency
+from escalation.redaction import shown_address
 from oncall.profile import profile_context
 
 MAX_METHODS = 20
@@ -34,6 +36,12 @@ def kind_label(kind: str) -> str:
     return cls.label if cls is not None else kind
 
 
+def shown(method: ContactMethod) -> str:
+    """The address as this page shows it: a push endpoint, an ntfy topic or an apprise URL
+    is a credential, shown as its scheme and server only."""
+    return shown_address(method.kind, method.address)
+
+
 class AddMethodForm(forms.Form):
     kind = forms.ChoiceField(label="Kind")
     address = forms.CharField(max_length=500, label="Address", help_text="Email address, or the webhook's URL.")
@@ -42,7 +50,8 @@ class AddMethodForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Only channels this installation can use (their settings are present).
-        self.fields["kind"].choices = [(cls.kind, cls.label) for cls in configured_kinds()]
+        # Push is left out: a browser subscribes itself (/push/), nobody types its address.
+        self.fields["kind"].choices = [(cls.kind, cls.label) for cls in configured_kinds() if cls.typed_address]
 
     def clean(self):
         data = super().clean()
@@ -66,7 +75,7 @@ class RuleForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["contact_method"]
         field.queryset = ContactMethod.objects.filter(user=user).order_by("id")
-        field.label_from_instance = lambda m: f"{kind_label(m.kind)}: {m.address}"
+        field.label_from_instance = lambda m: f"{kind_label(m.kind)}: {shown(m)}"
 
 
 class CodeForm(forms.Form):
@@ -80,7 +89,7 @@ def preview_line(plan: list[tuple[ContactMethod, int]]) -> str:
     parts = []
     for method, delay in sorted(plan, key=lambda pair: (pair[1], pair[0].pk)):
         when = "now" if delay == 0 else f"at +{delay} min"
-        parts.append(f"{kind_label(method.kind)} ({method.address}) {when}")
+        parts.append(f"{kind_label(method.kind)} ({shown(method)}) {when}")
     return ", ".join(parts)
 
 
@@ -92,9 +101,10 @@ def _page(request, *, add_form=None, rule_form=None, status=200):
                  .order_by("delay_minutes", "id"))
     for method in methods:
         method.kind_label = kind_label(method.kind)
+        method.shown_address = shown(method)
         method.awaiting_code = not method.verified and bool(method.verification_digest)
     for rule in rules:
-        rule.method_label = f"{kind_label(rule.contact_method.kind)}: {rule.contact_method.address}"
+        rule.method_label = f"{kind_label(rule.contact_method.kind)}: {shown(rule.contact_method)}"
     groups = [
         {"urgency": urgency, "label": Urgency(urgency).label,
          "rules": [r for r in rules if r.urgency in ("", urgency)],
@@ -108,6 +118,7 @@ def _page(request, *, add_form=None, rule_form=None, status=200):
         "add_form": add_form or AddMethodForm(),
         "rule_form": rule_form or RuleForm(user),
         "code_length": verification.CODE_DIGITS,
+        "push_offered": PushChannel.configured(),
         **profile_context(user, now),
     }
     return render(request, "escalation/profile.html", context, status=status)
@@ -144,7 +155,7 @@ def add_method(request):
         verified=False,  # pages only once its code is entered
     )
     outcome = verification.do_send_verification_code(method.pk, request.user)
-    _say_sent(request, outcome, f"We sent a {verification.CODE_DIGITS}-digit code to {method.address}: "
+    _say_sent(request, outcome, f"We sent a {verification.CODE_DIGITS}-digit code to {shown(method)}: "
                                 "enter it below to start receiving pages there.")
     return redirect("profile")
 
@@ -154,7 +165,7 @@ def add_method(request):
 def send_code(request, pk: int):
     method = _my_method(request, pk)
     outcome = verification.do_send_verification_code(method.pk, request.user)
-    _say_sent(request, outcome, f"A new code is on its way to {method.address}.")
+    _say_sent(request, outcome, f"A new code is on its way to {shown(method)}.")
     return redirect("profile")
 
 
@@ -167,8 +178,8 @@ def verify_method(request, pk: int):
     result = verification.do_check_verification_code(method.pk, request.user, code)
     left = verification.MAX_ATTEMPTS - ContactMethod.objects.get(pk=method.pk).verification_attempts
     text = {
-        verification.Check.VERIFIED: f"{method.address} is verified: it will be paged.",
-        verification.Check.ALREADY: f"{method.address} was already verified.",
+        verification.Check.VERIFIED: f"{shown(method)} is verified: it will be paged.",
+        verification.Check.ALREADY: f"{shown(method)} was already verified.",
         verification.Check.WRONG: f"That code is not right; {left} tr{'y' if left == 1 else 'ies'} left.",
         verification.Check.EXPIRED: "That code has expired: send a new one.",
         verification.Check.TOO_MANY: "Too many wrong codes: send a new one.",
@@ -184,7 +195,7 @@ def verify_method(request, pk: int):
 def test_method(request, pk: int):
     method = _my_method(request, pk)
     outcome = verification.do_send_test_message(method)
-    _say_sent(request, outcome, f"Test page delivered to {method.address} ({kind_label(method.kind)}).")
+    _say_sent(request, outcome, f"Test page delivered to {shown(method)} ({kind_label(method.kind)}).")
     return redirect("profile")
 
 
@@ -194,7 +205,7 @@ def enable_method(request, pk: int):
     method = _my_method(request, pk)
     method.enabled = request.POST.get("enabled") == "1"
     method.save(update_fields=["enabled"])
-    messages.success(request, f"{method.address} is {'enabled' if method.enabled else 'disabled'}.")
+    messages.success(request, f"{shown(method)} is {'enabled' if method.enabled else 'disabled'}.")
     return redirect("profile")
 
 
@@ -203,7 +214,7 @@ def enable_method(request, pk: int):
 def delete_method(request, pk: int):
     method = _my_method(request, pk)
     method.delete()  # its rules go with it; sent notifications keep their address
-    messages.success(request, f"{kind_label(method.kind)} {method.address} was removed.")
+    messages.success(request, f"{kind_label(method.kind)} {shown(method)} was removed.")
     return redirect("profile")
 
 

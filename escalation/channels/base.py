@@ -46,6 +46,9 @@ class Channel:
     #: The responder can answer from the message itself (acknowledge, resolve), not only
     #: through the signed link it carries. The README lists which kinds are which.
     interactive: ClassVar[bool] = False
+    #: A person types the address (an email, a number, a URL). False for Web Push, whose
+    #: subscription only a browser can make (/push/).
+    typed_address: ClassVar[bool] = True
     #: Only pages go out on this channel: no recovery or flapping-summary notes (a phone
     #: call at 3 a.m. to say that all is well).
     pages_only: ClassVar[bool] = False

@@ -107,6 +107,7 @@ class PushChannel(Channel):
     label = "Web Push"
     verb = "Pushed to"
     interactive = True
+    typed_address = False
 
     @classmethod
     def configured(cls) -> bool:

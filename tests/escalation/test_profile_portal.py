@@ -277,3 +277,23 @@ def test_a_method_made_through_the_rest_api_is_verified_and_the_flag_is_read_onl
                                                         "urgency": "low"}, format="json")
     assert response.status_code == 201
     assert NotificationRule.objects.get(user=responder).urgency == "low"
+
+
+def test_push_is_offered_as_a_link_to_subscribe_never_as_a_typed_address(web, settings):
+    settings.VAPID_PUBLIC_KEY, settings.VAPID_PRIVATE_KEY = "public", "private"
+    settings.VAPID_SUBJECT = "mailto:ops@example.com"
+    page = text(web.get("/profile/"))
+    assert 'href="/push/"' in page
+    assert 'value="push"' not in page
+    refused = web.post("/profile/methods/new/", {"kind": "push", "address": "https://push.example.com/x"})
+    assert refused.status_code == 400
+    assert not ContactMethod.objects.filter(kind="push").exists()
+
+
+def test_credential_addresses_and_disable_reasons_show_redacted_on_the_profile(web, responder):
+    ContactMethod.objects.create(user=responder, kind="apprise", address="json://user:s3cret@hooks.example.com/x",
+                                 enabled=False, disabled_reason="the server answered 410")
+    page = text(web.get("/profile/"))
+    assert "s3cret" not in page
+    assert "json://hooks.example.com/…" in page
+    assert "Disabled: the server answered 410" in page
