@@ -344,7 +344,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+# `manage.py collectstatic` writes here; whitenoise serves it when DEBUG is off.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
 STATICFILES_DIRS = [
     BASE_DIR / "static",
     # htmx from the npm registry (package.json; `make run`/`make test` run `npm ci`), served

@@ -249,8 +249,10 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120) -> str:
 class Gunicorn:
     """`gunicorn config.wsgi -w 2 --threads 4` on a random loopback port, logging to a file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *, workers: int = 2, threads: int = 4):
+    def __init__(self, env: dict[str, str], log_path: Path, *, workers: int = 2, threads: int = 4,
+                 config_file: Path | None = None):
         self.env = env
+        self.config_file = config_file
         self.log_path = log_path
         self.workers = workers
         self.threads = threads
@@ -279,12 +281,13 @@ class Gunicorn:
     def start(self, timeout: float = 45) -> Gunicorn:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps writing to it
+        if self.config_file is None:
+            options = ["-w", str(self.workers), "--threads", str(self.threads),
+                       "--timeout", "30", "--graceful-timeout", "5"]
+        else:  # the repository's production settings; only the port is ours
+            options = ["-c", str(self.config_file)]
         self.proc = subprocess.Popen(
-            [
-                str(VENV_BIN / "gunicorn"), "config.wsgi",
-                "-w", str(self.workers), "--threads", str(self.threads),
-                "-b", f"{LOOPBACK}:{self.port}", "--timeout", "30", "--graceful-timeout", "5",
-            ],
+            [str(VENV_BIN / "gunicorn"), "config.wsgi", *options, "-b", f"{LOOPBACK}:{self.port}"],
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
         )
         log.close()
@@ -306,6 +309,70 @@ class Gunicorn:
 
     def stop(self) -> None:
         _stop_process(self.proc)
+
+
+class Nginx:
+    """Debian's nginx running `deploy/nginx.conf` rendered with our ports and a private run
+    directory, as a non-daemon child (never the system service)."""
+
+    def __init__(self, template: Path, upstream_port: int):
+        self.template = template
+        self.upstream_port = upstream_port
+        self.port = free_port()
+        # Not under pytest's temporary directory: as root, nginx's workers run as `nobody`
+        # and must reach their temporary directories.
+        self.run_dir = Path(tempfile.mkdtemp(prefix="vigil-nginx-"))
+        self.conf_path = self.run_dir / "nginx.conf"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def render(self) -> str:
+        return (self.template.read_text()
+                .replace("@@LISTEN@@", f"{LOOPBACK}:{self.port}")
+                .replace("@@UPSTREAM@@", f"{LOOPBACK}:{self.upstream_port}")
+                .replace("@@RUN_DIR@@", str(self.run_dir)))
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def start(self, timeout: float = 20) -> Nginx:
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.conf_path.write_text(self.render())
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.run_dir / name).mkdir()
+            if os.geteuid() == 0:
+                shutil.chown(self.run_dir / name, "nobody")
+        os.chmod(self.run_dir, 0o755)
+        log = open(self.run_dir / "stderr.log", "ab")  # noqa: SIM115 - the child keeps writing to it
+        self.proc = subprocess.Popen(
+            [binary, "-c", str(self.conf_path), "-p", str(self.run_dir), "-e", str(self.run_dir / "error.log"),
+             "-g", "daemon off;"],
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+        )
+        log.close()
+
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"nginx exited early:\n{self.log_text()[-3000:]}")
+            return self.healthy()
+
+        wait_until(up, timeout=timeout, what="nginx /healthz", interval=0.1)
+        return self
+
+    def log_text(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in (self.run_dir / "stderr.log", self.run_dir / "error.log")
+                       if p.exists())
+
+    def stop(self) -> None:
+        # SIGQUIT is nginx's graceful stop; SIGTERM (from _stop_process) its fast one.
+        _stop_process(self.proc)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 class OutageStack:

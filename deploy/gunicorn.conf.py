@@ -1,0 +1,24 @@
+"""Vigil's gunicorn settings: `gunicorn config.wsgi -c deploy/gunicorn.conf.py`.
+
+In production gunicorn listens on loopback only, behind nginx (deploy/nginx.conf), which
+buffers every request whole before passing it on: a slow client holds an nginx connection,
+never one of these threads. Served bare (`make run`), gunicorn is for a trial only."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+worker_class = "gthread"
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# A request that takes longer than this is a bug: the worker is killed and replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 10
+# nginx keeps idle upstream connections open (`keepalive` in its upstream block).
+keepalive = 30
+# Only nginx on this host may set X-Forwarded-Proto.
+forwarded_allow_ips = "127.0.0.1"
+limit_request_line = 8190
+# No access log: paths carry integration keys and signed-link tokens (RELIABILITY T46).
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()
