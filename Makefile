@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: run test lint venv chromium bench clean
+.PHONY: run test lint venv chromium nginx bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,7 @@ $(NODE_STAMP): package.json package-lock.json
 run: $(STAMP) $(NODE_STAMP)
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py bootstrap_demo
+	if [ "$${DEBUG:-true}" = false ]; then $(BIN)/python manage.py collectstatic --noinput >/dev/null; fi
 	DEBUG=$${DEBUG:-true} $(BIN)/honcho start -f Procfile
 
 lint: $(STAMP)
@@ -36,9 +37,14 @@ lint: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
+# Debian's nginx for the production-serving test (it runs its own nginx process; the
+# system service is never started).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null)
+
 # ruff, the import contracts (pyproject.toml) and the whole suite against PostgreSQL
 # (DATABASE_URL) and Redis (REDIS_URL).
-test: $(STAMP) $(NODE_STAMP) chromium
+test: $(STAMP) $(NODE_STAMP) chromium nginx
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vigil_test} \
