@@ -22,12 +22,20 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
+# No REDIS_URL and nothing answering on 127.0.0.1:6379 (DEBUG on): run without Redis
+# (WITHOUT_REDIS in config/settings.py: database cache, broker in files under var/celery/).
+WITHOUT_REDIS ?= $(if $(REDIS_URL)$(filter false 0,$(DEBUG)),false,$(shell $(PYTHON) -c \
+  "import socket; socket.create_connection(('127.0.0.1', 6379), 0.5)" 2>/dev/null && echo false || echo true))
+RUN_ENV = DEBUG=$${DEBUG:-true} WITHOUT_REDIS=$(WITHOUT_REDIS)
+
 # Web + celery worker + celery beat at http://127.0.0.1:8000 (SQLite by default).
 run: $(STAMP) $(NODE_STAMP)
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py bootstrap_demo
+	@test "$(WITHOUT_REDIS)" = false || echo "No Redis: database cache, broker in var/celery/, flapping detection off"
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(RUN_ENV) $(BIN)/python manage.py createcachetable
+	$(RUN_ENV) $(BIN)/python manage.py bootstrap_demo
 	if [ "$${DEBUG:-true}" = false ]; then $(BIN)/python manage.py collectstatic --noinput >/dev/null; fi
-	DEBUG=$${DEBUG:-true} $(BIN)/honcho start -f Procfile
+	$(RUN_ENV) $(BIN)/honcho start -f Procfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

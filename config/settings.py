@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "incidents.noise.context.flapping_status",
             ],
         },
     },
@@ -132,11 +133,25 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     _db["OPTIONS"].setdefault(
         "options", f"-c statement_timeout={env_int('DATABASE_STATEMENT_TIMEOUT_MS', 5000)}"
     )
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # `make run`: web, worker and beat write one file. WAL lets reads run beside the writer;
+    # IMMEDIATE transactions wait (timeout) for the write lock instead of failing "database
+    # is locked" when a reading transaction tries to write.
+    _db.setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, rate limits, flapping, broker ---------------------------
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# `make run` on a machine without Redis (the Makefile sets it when REDIS_URL is unset and
+# nothing answers on 127.0.0.1:6379): the cache in the database, the Celery broker in files
+# under var/celery/, flapping detection off (the portal says so), email to the console.
+# Only with DEBUG on and REDIS_URL unset: production never falls back silently.
+WITHOUT_REDIS = env_bool("WITHOUT_REDIS", False)
+if WITHOUT_REDIS and (not DEBUG or "REDIS_URL" in os.environ):
+    raise ImproperlyConfigured("WITHOUT_REDIS is for `make run` only: DEBUG on and REDIS_URL unset")
+REDIS_URL = env_str("REDIS_URL", "" if WITHOUT_REDIS else "redis://127.0.0.1:6379/0")
 REDIS_SOCKET_TIMEOUT = float(env_str("REDIS_SOCKET_TIMEOUT", "0.2"))
 CACHES = {
     "default": {
@@ -158,6 +173,10 @@ DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 # limiter logs one WARNING a minute instead (integrations/ratelimit.py).
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 DJANGO_REDIS_LOGGER = "vigil.redis"
+if WITHOUT_REDIS:
+    # `manage.py createcachetable` (in `make run`) makes the table; the rate limiter counts there.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                          "LOCATION": "vigil_cache", "KEY_PREFIX": "vigil"}}
 
 # --- Inbound doors ----------------------------------------------------------
 INBOUND_RATE_LIMIT = env_str("INBOUND_RATE_LIMIT", "120/m")
@@ -192,6 +211,18 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+if WITHOUT_REDIS:
+    # kombu's filesystem transport: no package and no server; web, worker and beat share
+    # the folders (file locks), which SQLite under three writing processes would not do as well.
+    CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+    _celery_dir = Path(env_str("BROKER_FILES_DIR", str(BASE_DIR / "var" / "celery")))
+    for _name in ("queue", "control"):
+        (_celery_dir / _name).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_dir / "queue"),
+        "data_folder_out": str(_celery_dir / "queue"),
+        "control_folder": str(_celery_dir / "control"),
+    }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 # Task modules outside an app's tasks.py (autodiscovery finds only those).
@@ -233,6 +264,8 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "vigil@localhost")
+if WITHOUT_REDIS and "EMAIL_BACKEND" not in os.environ and "EMAIL_HOST" not in os.environ:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"  # pages print in the worker
 # Web Push (the portal installed as an app). All three or the kind is hidden. The public
 # key as `vapid --applicationServerKey` prints it; the private key as the body of the PEM
 # `vapid --gen` writes, on one line (or a raw key in base64url). The private key never

@@ -79,8 +79,8 @@ def _redis_key(key_id: int, dedup_key: str) -> str:
 def _count(ask: Callable[[redis.Redis], int]) -> int | None:
     """One round trip that returns a count, or None when Redis cannot say (skipped during
     the back-off after a failure, so a hung Redis costs one socket timeout, not one each)."""
-    if time.monotonic() < _skip_until:
-        return None
+    if not settings.FLAPPING_REDIS_URL or time.monotonic() < _skip_until:
+        return None  # no Redis configured (`make run` without one): detection is off
     try:
         return int(ask(_client()))
     # ValueError too: redis-py reports a socket closed under a read as "I/O operation on

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from escalation.models import EscalationPolicy, EscalationStep
+from escalation.models import ContactMethod, EscalationPolicy, EscalationStep
 from integrations.management.examples import curl_example
 from integrations.models import IntegrationKey
 from oncall.models import Team, TeamMembership
@@ -65,6 +65,8 @@ class Command(BaseCommand):
             return existing, None
         password = os.environ.get("VIGIL_DEMO_PASSWORD") or secrets.token_urlsafe(12)
         user = User.objects.create_superuser(USERNAME, f"{USERNAME}@example.com", password)
+        # Paged by email, so a first trigger shows a page (the console, in `make run` without Redis).
+        ContactMethod.objects.create(user=user, kind=ContactMethod.Kind.EMAIL, address=user.email)
         return user, password
 
     def ensure_policy(self, team, user):
