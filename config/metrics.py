@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Min, Sum
 from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.views.decorators.cache import never_cache
@@ -23,7 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from escalation.clock import db_now
-from escalation.engine import TICK_STATE_NAME
+from escalation.engine import TICK_SECONDS_CACHE_KEY, TICK_STATE_NAME
 from escalation.models import EscalationTickState, Notification
 from incidents.models import Event, Incident
 
@@ -87,6 +88,11 @@ class VigilCollector:
         if state is not None and state.last_tick_at is not None:
             yield GaugeMetricFamily("vigil_beat_tick_age_seconds", "Seconds since the last escalation tick finished.",
                                     value=(now - state.last_tick_at).total_seconds())
+
+        seconds = cache.get(TICK_SECONDS_CACHE_KEY)
+        if seconds is not None:
+            yield GaugeMetricFamily("vigil_beat_tick_duration_seconds", "How long the last escalation tick took.",
+                                    value=float(seconds))
 
         depth = queue_depth()
         if depth is not None:

@@ -14,7 +14,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from escalation.clock import db_now
-from escalation.engine import TICK_STATE_NAME
+from escalation.engine import TICK_STATE_NAME, run_escalation_tick
 from escalation.models import EscalationTickState, Notification
 from incidents.models import Incident
 from tests.factories import make_incident, make_key, make_team
@@ -102,6 +102,7 @@ def families(text: str) -> dict[str, dict[tuple, float]]:
 
 def test_metrics_report_the_rows_we_created(client, own_redis, settings, django_assert_max_num_queries):
     settings.METRICS_TOKEN = TOKEN
+    run_escalation_tick()  # before any incident exists: it only records its duration here
     team = make_team("Payments")
     key, raw = make_key(team=team)
     for dedup in ("a", "b"):
@@ -161,7 +162,7 @@ def test_metrics_report_the_rows_we_created(client, own_redis, settings, django_
     queried = {re.sub(r"_(bucket|count|sum)$", "", name)
                for panel in dashboard["panels"] for target in panel["targets"]
                for name in re.findall(r"vigil_\w+", target["expr"])}
-    assert len(queried) == 8
+    assert len(queried) == 9
     assert queried <= set(metrics)
 
 
@@ -197,3 +198,13 @@ def test_metrics_allow_list_is_enforced(client, settings):
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
     assert client.get("/metrics", REMOTE_ADDR="192.0.2.7").status_code == 403
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+
+
+def test_metrics_report_the_last_tick_duration(client, settings):
+    settings.METRICS_TOKEN = TOKEN
+    report = run_escalation_tick()
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    metrics = families(response.content.decode())
+    duration = metrics["vigil_beat_tick_duration_seconds"][("vigil_beat_tick_duration_seconds", ())]
+    assert duration == report.seconds
+    assert metrics["vigil_beat_tick_age_seconds"][("vigil_beat_tick_age_seconds", ())] < 60
