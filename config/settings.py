@@ -243,6 +243,11 @@ ACK_LINK_MAX_AGE_SECONDS = env_int("ACK_LINK_MAX_AGE_SECONDS", 24 * 3600)
 ESCALATION_DELAY_UNIT_SECONDS = env_int("ESCALATION_DELAY_UNIT_SECONDS", 60)
 # /health/escalation answers 503 when the last tick is older than this (0: 3 ticks).
 ESCALATION_HEALTH_MAX_AGE_SECONDS = env_int("ESCALATION_HEALTH_MAX_AGE_SECONDS", 0)
+
+# /metrics (config/metrics.py): off (404) unless a token or an address allow-list is set.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_ALLOWED_CIDRS = env_list("METRICS_ALLOWED_CIDRS", "")
+METRICS_WINDOW_SECONDS = env_int("METRICS_WINDOW_SECONDS", 3600)
 # Test-only: moves the database clock the escalation engine reads (escalation.clock).
 ESCALATION_CLOCK_OFFSET_SECONDS = 0
 # Test-only: lets escalation/failpoints.py kill or pause a worker at a named place

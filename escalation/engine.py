@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection, transaction
 
 from escalation import failpoints, notify
@@ -39,6 +40,8 @@ logger = logging.getLogger("vigil.escalation")
 # pg_try_advisory_xact_lock key shared by every tick ("vigl").
 TICK_LOCK_KEY = 0x7669676C
 TICK_STATE_NAME = "escalation"
+# The last tick's duration, for /metrics (config/metrics.py); lost with Redis, harmlessly.
+TICK_SECONDS_CACHE_KEY = "escalation:last_tick_seconds"
 MAX_INCIDENTS_PER_TICK = 2000
 
 
@@ -377,6 +380,8 @@ def run_escalation_tick(now: datetime | None = None) -> TickReport:
             name=TICK_STATE_NAME, defaults={"last_tick_at": now or db_now()}
         )
     report.seconds = round(time.monotonic() - started, 3)
+    if not report.lock_busy:
+        cache.set(TICK_SECONDS_CACHE_KEY, report.seconds, timeout=None)  # fails quietly (django-redis)
     if report.steps or report.errors or report.notifications_enqueued:
         logger.info("escalation tick: %s", report)
     return report
