@@ -164,3 +164,27 @@ def test_image_healthcheck_script_passes_on_a_live_gunicorn_and_fails_without_on
         server.terminate()
         server.wait(timeout=15)
         log.close()
+
+
+@pytest.mark.timeout(120)
+def test_the_dockerfile_collectstatic_step_collects_the_portal_css_and_htmx(tmp_path):
+    """The image's build steps, run on a clean export of the repository (`git archive`, as
+    .dockerignore leaves it: no var/, no node_modules): `npm ci`, then collectstatic."""
+    build = tmp_path / "app"
+    build.mkdir()
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=REPO, capture_output=True, check=True, timeout=60)
+    subprocess.run(["tar", "-x", "-C", str(build)], input=archive.stdout, check=True, timeout=60)
+    # The node stage: `npm ci` from package-lock.json (htmx from the npm registry).
+    npm = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=build,
+                         capture_output=True, text=True, timeout=90)
+    assert npm.returncode == 0, npm.stderr
+    step = re.search(r"^RUN (DEBUG=true python manage\.py collectstatic --noinput)", DOCKERFILE.read_text(), re.M)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "SECRET_KEY"}
+    env.update(DEBUG="true", DJANGO_SETTINGS_MODULE="config.settings")
+    result = subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput"], cwd=build, env=env,
+                            capture_output=True, text=True, timeout=90)
+    assert step and result.returncode == 0, result.stderr
+    collected = build / "var" / "staticfiles"
+    for name in ("htmx/htmx.min.js", "vigil/app.css"):
+        assert (collected / name).stat().st_size > 0, name
+        assert (collected / f"{name}.gz").exists(), f"{name}: whitenoise's compressed copy"
