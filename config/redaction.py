@@ -24,7 +24,7 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(/api/integration/webhook/)" + _PATH_END), r"\1" + MASK),
     (re.compile(r"(/api/integrations/(?:alertmanager|grafana)/)" + _PATH_END), r"\1" + MASK),
     (re.compile(r"(/api/heartbeat/)" + _PATH_END), r"\1" + MASK),
-    (re.compile(r"(/integration/)" + _PATH_END), r"\1" + MASK),
+    (re.compile(r"(?<!/api)(/integration/)" + _PATH_END), r"\1" + MASK),
     (re.compile(r"(/ack/)" + _PATH_END), r"\1" + MASK),
     (re.compile(r"/" + _PATH_END + r"(/push-events)"), "/" + MASK + r"\1"),
     # Integration keys anywhere (a body, a header, a message).

@@ -133,6 +133,11 @@ def test_the_rule_hides_each_kind_of_secret(text, secret):
     assert secret not in redact(text)
 
 
+def test_a_door_path_keeps_its_shape():
+    assert redact("POST /api/integration/webhook/abc123 200") == "POST /api/integration/webhook/[redacted] 200"
+    assert redact("POST /integration/abc123/") == "POST /integration/[redacted]/"
+
+
 def test_a_webhook_url_keeps_its_scheme_and_host():
     assert redact("to https://user:pw@hooks.slack.com/services/T0/B0/x?y=1 ok") == (
         "to https://hooks.slack.com/[redacted] ok"
