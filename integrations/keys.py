@@ -2,7 +2,6 @@
 that check the length accept). Only the SHA-256 hex digest and a display prefix are stored."""
 
 import hashlib
-import logging
 import re
 import secrets
 import string
@@ -30,17 +29,3 @@ def display_prefix(raw_key: str) -> str:
 
 def redact(text: str) -> str:
     return KEY_PATTERN.sub(lambda m: m.group(0)[:DISPLAY_PREFIX_LENGTH] + "…", text)
-
-
-class RedactKeysFilter(logging.Filter):
-    """Logging filter: a raw integration key never reaches a log line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken log call must not lose the line
-            return True
-        redacted = redact(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
