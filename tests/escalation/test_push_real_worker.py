@@ -17,14 +17,13 @@ import time
 import httpx
 import pytest
 from django.db import connection
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from werkzeug import Response
 
 from escalation.models import ContactMethod, EscalationPolicy, Notification
 from incidents.models import Incident
 from tests.escalation.conftest import add_step, responder
 from tests.escalation.push_service import FakeBrowser, make_vapid_keys, received
-from tests.escalation.workers import child_env, start_beat, start_worker, stop, wait_for_log
+from tests.escalation.workers import child_env, tick_every_second, worker_and_beat
 from tests.factories import make_key, make_team
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
@@ -71,23 +70,13 @@ def test_real_worker_and_beat_a_push_acknowledge_button_stops_escalation(
     add_step(policy, 2, users=[people["bob"]])  # +6 s, by email: must never fire (acknowledged first)
     _key, raw_key = make_key(team=team, policy=policy)
 
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.filter(task="check_inbound_escalation_timeouts").update(
-        interval=every_second, expire_seconds=5
-    )
-    PeriodicTask.objects.exclude(task="check_inbound_escalation_timeouts").update(enabled=False)
+    tick_every_second()
 
     env = child_env(smtp.port, site_url=live_server.url, unit_seconds=UNIT_SECONDS,
                     VAPID_PUBLIC_KEY=vapid.public, VAPID_PRIVATE_KEY=vapid.private, VAPID_SUBJECT=SUBJECT,
                     # the local push service listens on 127.0.0.1, which the SSRF guard refuses by default
                     ESCALATION_WEBHOOK_ALLOW_PRIVATE="true", ESCALATION_WEBHOOK_TIMEOUT_SECONDS="5")
-    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
-    worker = start_worker(env, worker_log)
-    beat = start_beat(env, beat_log, tmp_path / "beat-schedule")
-    try:
-        wait_for_log(worker_log, "ready.", timeout=90)
-        wait_for_log(worker_log, "check_inbound_escalation_timeouts", timeout=60)
-
+    with worker_and_beat(env, tmp_path):
         with httpx.Client(base_url=live_server.url, timeout=10) as client:
             triggered_at = time.monotonic()
             response = client.post("/v2/enqueue", json={
@@ -132,7 +121,4 @@ def test_real_worker_and_beat_a_push_acknowledge_button_stops_escalation(
         print(f"\npush real worker: trigger -> push at the push service {to_push:.3f} s; "
               f"Acknowledge POST -> acknowledged {press_to_ack:.3f} s")
         assert to_push < 2, f"trigger -> push took {to_push:.2f} s"
-    finally:
-        stop(beat)
-        stop(worker)
         connection.close()

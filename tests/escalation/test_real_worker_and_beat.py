@@ -15,12 +15,11 @@ import time
 import httpx
 import pytest
 from django.db import connection
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from escalation.models import EscalationPolicy, Notification
 from incidents.models import Incident
 from tests.escalation.conftest import add_step, responder
-from tests.escalation.workers import child_env, start_beat, start_worker, stop, wait_for_log
+from tests.escalation.workers import child_env, tick_every_second, worker_and_beat
 from tests.factories import make_key, make_team
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
@@ -46,20 +45,10 @@ def test_real_worker_and_beat_page_in_order_stop_on_the_emailed_ack_and_send_rec
     add_step(policy, 2, users=[people["carol"]])  # +6 s more: must never fire (acknowledged)
     _key, raw_key = make_key(team=team, policy=policy)
 
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.filter(task="check_inbound_escalation_timeouts").update(
-        interval=every_second, expire_seconds=5
-    )
-    PeriodicTask.objects.exclude(task="check_inbound_escalation_timeouts").update(enabled=False)
+    tick_every_second()
 
     env = child_env(smtp.port, site_url=live_server.url, unit_seconds=UNIT_SECONDS)
-    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
-    worker = start_worker(env, worker_log)
-    beat = start_beat(env, beat_log, tmp_path / "beat-schedule")
-    try:
-        wait_for_log(worker_log, "ready.", timeout=90)
-        wait_for_log(worker_log, "check_inbound_escalation_timeouts", timeout=60)  # beat -> worker works
-
+    with worker_and_beat(env, tmp_path) as worker_log:
         with httpx.Client(base_url=live_server.url, timeout=10) as client:
             triggered_at = time.monotonic()
             response = client.post("/v2/enqueue", json={
@@ -97,7 +86,4 @@ def test_real_worker_and_beat_page_in_order_stop_on_the_emailed_ack_and_send_rec
               f"after the trigger; {ticks} beat ticks logged by the worker")
         assert first_delay < 5, "the first page must arrive within seconds"
         assert second_delay < UNIT_SECONDS + 3, "the next step fires within a tick or two of its delay"
-    finally:
-        stop(beat)
-        stop(worker)
         connection.close()

@@ -13,14 +13,13 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from django.db import connection
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from slack_sdk.signature import SignatureVerifier
 
 from escalation.models import ContactMethod, EscalationPolicy, Notification
 from incidents.models import Incident
 from tests.escalation.conftest import add_step, responder
 from tests.escalation.slack_fake import BOT_TOKEN, SIGNING_SECRET, button_payload, start_fake
-from tests.escalation.workers import child_env, start_beat, start_worker, stop, wait_for_log
+from tests.escalation.workers import child_env, tick_every_second, worker_and_beat
 from tests.factories import make_key, make_team
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
@@ -53,22 +52,12 @@ def test_real_worker_and_beat_a_slack_button_acknowledges_and_the_message_update
     add_step(policy, 2, users=[people["bob"]])  # +6 s: must never fire (acknowledged first)
     _key, raw_key = make_key(team=team, policy=policy)
 
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.filter(task="check_inbound_escalation_timeouts").update(
-        interval=every_second, expire_seconds=5
-    )
-    PeriodicTask.objects.exclude(task="check_inbound_escalation_timeouts").update(enabled=False)
+    tick_every_second()
 
     env = child_env(smtp.port, site_url=live_server.url, unit_seconds=UNIT_SECONDS,
                     SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                     SLACK_API_BASE_URL=slack.base_url)
-    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
-    worker = start_worker(env, worker_log)
-    beat = start_beat(env, beat_log, tmp_path / "beat-schedule")
-    try:
-        wait_for_log(worker_log, "ready.", timeout=90)
-        wait_for_log(worker_log, "check_inbound_escalation_timeouts", timeout=60)
-
+    with worker_and_beat(env, tmp_path):
         with httpx.Client(base_url=live_server.url, timeout=10) as client:
             triggered_at = time.monotonic()
             response = client.post("/v2/enqueue", json={
@@ -107,7 +96,4 @@ def test_real_worker_and_beat_a_slack_button_acknowledges_and_the_message_update
         print(f"\nslack real worker: trigger -> Slack message {page_delay:.2f} s; button answered in "
               f"{answered:.2f} s; press -> message updated {update_delay:.2f} s")
         assert page_delay < 5 and answered < 3  # Slack wants an answer within 3 s
-    finally:
-        stop(beat)
-        stop(worker)
         connection.close()

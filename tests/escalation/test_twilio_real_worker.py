@@ -13,12 +13,11 @@ import time
 import httpx
 import pytest
 from django.db import connection
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from escalation.models import ContactMethod, EscalationPolicy, Notification, NotificationRule
 from incidents.models import Incident
 from tests.escalation.conftest import add_step
-from tests.escalation.workers import child_env, start_beat, start_worker, stop, wait_for_log
+from tests.escalation.workers import child_env, tick_every_second, worker_and_beat
 from tests.factories import make_key, make_team, make_user
 from tests.fakes.twilio import FROM_NUMBER, said, texted
 
@@ -62,24 +61,14 @@ def test_texted_page_within_2_s_a_1a_reply_stops_escalation_and_a_keypress_2_res
     add_step(policy, 1, users=[bob])  # +3 s: must never fire for the acknowledged incident
     _key, raw_key = make_key(team=team, policy=policy)
 
-    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.filter(task="check_inbound_escalation_timeouts").update(
-        interval=every_second, expire_seconds=5
-    )
-    PeriodicTask.objects.exclude(task="check_inbound_escalation_timeouts").update(enabled=False)
+    tick_every_second()
 
     env = child_env(
         smtp.port, site_url=live_server.url, unit_seconds=UNIT_SECONDS,
         TWILIO_ACCOUNT_SID=fake_twilio.account_sid, TWILIO_AUTH_TOKEN=fake_twilio.auth_token,
         TWILIO_FROM_NUMBER=FROM_NUMBER, TWILIO_API_BASE_URL=fake_twilio.base_url, TWILIO_TIMEOUT_SECONDS="5",
     )
-    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
-    worker = start_worker(env, worker_log)
-    beat = start_beat(env, beat_log, tmp_path / "beat-schedule")
-    try:
-        wait_for_log(worker_log, "ready.", timeout=90)
-        wait_for_log(worker_log, "check_inbound_escalation_timeouts", timeout=60)
-
+    with worker_and_beat(env, tmp_path):
         with httpx.Client(base_url=live_server.url, timeout=10) as client:
             post = httpx_poster(client)
 
@@ -138,7 +127,4 @@ def test_texted_page_within_2_s_a_1a_reply_stops_escalation_and_a_keypress_2_res
               f"{reply_to_ack:.3f} s; keypress 2 -> resolved {key_to_resolved:.3f} s; "
               f"second trigger -> SMS {messages[1].received_at - second_at:.3f} s, -> call {call_2.received_at - second_at:.3f} s")
         assert to_sms < 2, f"trigger -> SMS took {to_sms:.2f} s"
-    finally:
-        stop(beat)
-        stop(worker)
         connection.close()

@@ -10,10 +10,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 REPO = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).parent / "celery")
@@ -91,3 +94,29 @@ def run_tick_in_worker(log: Path, timeout: float = 20) -> None:
 
     task_id = check_inbound_escalation_timeouts.delay().id
     wait_for_log(log, f"check_inbound_escalation_timeouts[{task_id}] succeeded", timeout)
+
+
+def tick_every_second() -> None:
+    """The beat's escalation tick every second, every other periodic task off: the test's
+    policy runs in seconds, and nothing else the beat would start gets in its way."""
+    every_second, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.filter(task="check_inbound_escalation_timeouts").update(
+        interval=every_second, expire_seconds=5
+    )
+    PeriodicTask.objects.exclude(task="check_inbound_escalation_timeouts").update(enabled=False)
+
+
+@contextmanager
+def worker_and_beat(env: dict, tmp_path: Path) -> Iterator[Path]:
+    """A real `celery worker` and `celery beat`, both ready and the beat's tick reaching the
+    worker before the body runs; stopped afterwards whatever happens. Yields the worker's log."""
+    worker_log, beat_log = tmp_path / "worker.log", tmp_path / "beat.log"
+    worker = start_worker(env, worker_log)
+    beat = start_beat(env, beat_log, tmp_path / "beat-schedule")
+    try:
+        wait_for_log(worker_log, "ready.", timeout=90)
+        wait_for_log(worker_log, "check_inbound_escalation_timeouts", timeout=60)  # beat -> worker works
+        yield worker_log
+    finally:
+        stop(beat)
+        stop(worker)
