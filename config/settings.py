@@ -431,11 +431,10 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # twilio's client logs every request's URL and headers at INFO (never the auth header).
         "twilio.http_client": {"level": "WARNING"},
-        # At INFO and DEBUG these print whole request URLs: a push endpoint, an ntfy topic
-        # or a webhook path is a secret (RELIABILITY T46).
-        "httpx": {"level": "WARNING"},
+        # httpx and urllib3 print whole request URLs (a webhook path, a push endpoint, an ntfy
+        # topic are secrets): they log at LOG_LEVEL through the redaction filter, which keeps
+        # only scheme and host (RELIABILITY T46). httpcore's DEBUG trace is noise only.
         "httpcore": {"level": "WARNING"},
-        "urllib3": {"level": "WARNING"},
         # apprise logs the URLs and payloads it sends; the apprise channel reads what it
         # needs (the HTTP status) from a capture and puts the outcome on the timeline.
         "apprise": {"handlers": [], "level": "WARNING", "propagate": False},

@@ -18,7 +18,13 @@ keepalive = 30
 # Only nginx on this host may set X-Forwarded-Proto.
 forwarded_allow_ips = "127.0.0.1"
 limit_request_line = 8190
-# No access log: paths carry integration keys and signed-link tokens (RELIABILITY T46).
-accesslog = None
+# The access log is on (stdout) and the error log on stderr, both through the one redaction
+# rule: paths carry integration keys and signed-link tokens, referrers carry links
+# (config/gunicorn_logging.py, RELIABILITY T46).
+logger_class = "config.gunicorn_logging.RedactingLogger"
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# Client, request line, status, bytes, milliseconds, referrer, user agent, and the request id
+# that ties the line to the application's own lines.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s" %({x-request-id}o)s'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "INFO").lower()

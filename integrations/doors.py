@@ -27,6 +27,7 @@ from integrations.body import BodyError, parse_json_object
 from integrations.door_openapi import DoorSchema
 from integrations.formats.base import FormatError, NormalizedEvent
 from integrations.formats.spec import DoorPath, DoorSpec, Presented
+from integrations.key_scrub import hide_in, hide_in_body
 from integrations.models import IntegrationKey
 from integrations.ratelimit import check_inbound, client_ip
 
@@ -39,17 +40,6 @@ INGEST_SECONDS = Histogram(
     "vigil_ingest_seconds", "Time a door took to answer, from request to response.", ["door"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
-
-
-def without_key(raw: bytes, raw_key: str | None) -> bytes:
-    """The body with the presented key replaced by its display prefix: a body that carries
-    its own routing key must not leave a working key in the event log (or a database dump)."""
-    if not raw_key:
-        return raw
-    needle = raw_key.strip().encode("utf-8")
-    if not needle:
-        return raw
-    return raw.replace(needle, (keys.display_prefix(raw_key.strip()) + "…").encode("utf-8"))
 
 
 def error_body(errors: list[str], message: str = "Event object is invalid", status: str = "invalid event") -> dict:
@@ -171,19 +161,23 @@ class Door(APIView):
         refusal = self.refuse(request, integration)
         if refusal is not None:
             return refusal
-        # The event log keeps the body as received, except the working key itself.
-        raw = without_key(raw, presented)
+        # The event log keeps the body as received, except the working key itself, however
+        # the body wrote it (T50); what the format parses from it is cleaned below.
+        raw, key_in_body = hide_in_body(raw, presented)
         if body_error is not None:
             return self.body_error_response(body_error)
 
         ip = client_ip(request._request)
         try:
             events = self.parse_events(body, integration)
+            if key_in_body:
+                events = hide_in(events, presented)
         except FormatError as exc:
             verdict = check_inbound(request._request, ip=ip, key_digest=integration.key_digest)
             if verdict.limited:
                 return self.rate_limited_response(verdict.retry_after)
-            log_rejected(integration, format=spec.slug, errors=exc.errors,
+            log_rejected(integration, format=spec.slug,
+                         errors=hide_in(exc.errors, presented) if key_in_body else exc.errors,
                          raw=raw.decode("utf-8", errors="replace"), client_ip=ip)
             return Response(error_body(exc.errors), status=400)
 
