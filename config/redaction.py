@@ -38,7 +38,7 @@ _PATH_START = r"(?<![\w.~%/-])"
 # token (apprise's `tgram://bottoken/chat`, `discord://webhook_id/token`), so it goes too.
 _SERVER_SCHEMES = frozenset({
     "http", "https", "ws", "wss", "ftp", "ftps", "smtp", "smtps", "postgres", "postgresql",
-    "redis", "rediss", "amqp", "amqps", "mailto",
+    "redis", "rediss", "amqp", "amqps", "mailto", "tcp", "udp",
 }) | APPRISE_SERVER_SCHEMES
 
 _URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://(?:[^/\s@\"'<>]*@)?([^/\s?#\"'<>]*)([/?#][^\s\"'<>]*)?", re.I)
