@@ -13,6 +13,7 @@ import sys
 
 import pytest
 from django.conf import settings
+from django.urls import URLResolver, get_resolver, reverse
 from django.utils.log import configure_logging
 
 from config.celery import app as celery_app
@@ -166,3 +167,51 @@ def test_log_format_picks_the_formatter_and_refuses_anything_else(value, formatt
     env["LOG_FORMAT"] = "yaml"
     bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert bad.returncode != 0 and "LOG_FORMAT" in bad.stderr
+
+
+SECRET_PARAMETERS = {"key", "token", "secret"}
+
+
+def _named_patterns(resolver, namespace=""):
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _named_patterns(pattern, namespace)
+        elif pattern.name:
+            yield pattern
+
+
+def test_every_url_that_carries_a_secret_is_redacted_in_a_log_line():
+    """T46: a path parameter named key, token or secret anywhere in the URLconf (doors, signed
+    links, calendar feeds) is hidden by the rule: a new such URL fails here until it is."""
+    secret = "Zq8SECRETvalue42"
+    checked = []
+    for pattern in _named_patterns(get_resolver()):
+        names = set(pattern.pattern.regex.groupindex)
+        if not names & SECRET_PARAMETERS:
+            continue
+        path = reverse(pattern.name, kwargs={name: secret if name in SECRET_PARAMETERS else "1" for name in names})
+        for line in (f'127.0.0.1 "POST {path} HTTP/1.1" 200', f"https://vigil.example{path}", f'{{"path": "{path}"}}'):
+            assert secret not in redact(line), (pattern.name, line, redact(line))
+        checked.append(pattern.name)
+    assert {"escalation-link", "oncall-calendar-feed", "door-heartbeat", "door-spike"} <= set(checked), checked
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ('{"routing_key": "\\u0069\\u006b_AbCdEfGhIjKlMnOpQrSt"}', "KlMnOpQrSt"),
+    ('body=b\'{"k": "\\\\u0069k_AbCdEfGhIjKlMnOpQrSt"}\'', "KlMnOpQrSt"),
+    ('http://127.0.0.1:8025 "POST /services/T0/B0/SECRETxyz HTTP/1.1" 200 2', "SECRETxyz"),
+    ("sending to tgram://SECRETbottoken/12345", "SECRETbottoken"),
+    ("sending to json://user:SECRETpw@hooks.example/x", "SECRETpw"),
+    ('{"token": "SECRETxyz"}', "SECRETxyz"),
+])
+def test_the_rule_hides_escaped_keys_request_lines_and_token_hosts(text, secret):
+    assert secret not in redact(text)
+
+
+def test_configured_provider_secrets_are_hidden_wherever_they_appear(settings):
+    settings.TWILIO_AUTH_TOKEN = "twilio0auth0token0value"
+    settings.SLACK_BOT_TOKEN = "xoxb-slack-bot-token-value"
+    line = "twilio said twilio0auth0token0value; slack xoxb-slack-bot-token-value"
+    assert redact(line) == "twilio said [redacted]; slack [redacted]"
+    settings.NTFY_TOKEN = "short"  # too short to be told from a word: left alone
+    assert redact("a short word") == "a short word"
