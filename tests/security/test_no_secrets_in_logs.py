@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -170,7 +169,7 @@ def test_no_secret_reaches_a_log_line(smtp, fake_twilio, httpserver, tmp_path, c
     assert "send_notification_task" in worker_log_text
 
 
-def run_scenario(client: httpx.Client, fake_twilio, httpserver, browser, base_url: str, *,
+def run_scenario(client: httpx.Client, twilio, httpserver, browser, base_url: str, *,
                  quiet_raw: str, paging_raw: str, rest_token: str) -> list[str]:
     """Drive every way a secret reaches the web server or the worker; return the signed-link
     tokens that were handed out (to search the logs for)."""
@@ -182,8 +181,9 @@ def run_scenario(client: httpx.Client, fake_twilio, httpserver, browser, base_ur
         answer = client.request(method, door.url(quiet_raw), content=body,
                                 headers={"Content-Type": "application/json", **authorization(door.key_in, quiet_raw)})
         assert answer.status_code < 300, (door.name, answer.status_code, answer.text)
-    body = '{"routing_key": "%s", "event_action": "trigger", "payload": {"summary": "escaped", ' \
-           '"severity": "info", "source": "t46"}}' % escaped(quiet_raw)
+    payload = json.dumps({"event_action": "trigger", "payload": {"summary": "escaped", "severity": "info",
+                                                                 "source": "t46"}})
+    body = payload.replace("{", '{"routing_key": "' + escaped(quiet_raw) + '", ', 1)
     assert client.post("/v2/enqueue", content=body).status_code == 202
 
     # 2. A trigger that pages alice on every channel; wait until every page was attempted.
@@ -219,7 +219,7 @@ def run_scenario(client: httpx.Client, fake_twilio, httpserver, browser, base_ur
         response = client.post(url, data=data, headers=headers)
         return response.status_code, response.text
 
-    status, _ = fake_twilio.sms_reply(post, base_url, PHONE, "1c")
+    status, _ = twilio.sms_reply(post, base_url, PHONE, "1c")
     assert status == 200
     notification = Notification.objects.filter(incident_id=incident_id, channel="slack").first()
     form = urlencode({"payload": json.dumps(button_payload("acknowledge", incident_id, notification.pk))})
