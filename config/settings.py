@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "integrations",
     "escalation",
     "incidents",
+    "importers",
 ]
 
 MIDDLEWARE = [

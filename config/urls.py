@@ -21,6 +21,7 @@ urlpatterns = [
     # API.md, and the Spike door's `/<key>/push-events` is the one free first segment.
     path("", include("integrations.urls")),
     path("", include("integrations.portal_urls")),
+    path("", include("importers.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("incidents.urls")),
