@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -145,7 +144,7 @@ def render_schedule(request, schedule: Schedule, *, status: int = 200, **given) 
     members = list(team_members(schedule.team))
     context["members"] = members
     context["swap_form"] = given.get("swap_form") or SwapForm(
-        zone=ZoneInfo(schedule.time_zone), members=members, requester=request.user)
+        prefix="swap", zone=ZoneInfo(schedule.time_zone), members=members, requester=request.user)
     if admin:
         editing = given.get("editing")
         if editing is None and request.GET.get("edit"):
@@ -163,10 +162,9 @@ def render_schedule(request, schedule: Schedule, *, status: int = 200, **given) 
                 raise Http404("No such rotation in this schedule.")
             context["rotation_form"] = rotation_form_for(schedule, rotation, members)
         context["override_form"] = given.get("override_form") or OverrideForm(
-            zone=ZoneInfo(schedule.time_zone), members=members,
-            initial={k: request.GET.get(k) for k in ("start", "end") if request.GET.get(k)},
-        )
+            prefix="override", zone=ZoneInfo(schedule.time_zone), members=members)
         context["settings_form"] = given.get("settings_form") or ScheduleForm(
+            prefix="settings",
             teams=list(teams_administered_by(request.user)),
             initial={"name": schedule.name, "team": schedule.team_id, "time_zone": schedule.time_zone,
                      "description": schedule.description},
@@ -238,7 +236,7 @@ def schedule_timeline(request, pk: int):
 @require_POST
 def schedule_settings(request, pk: int):
     schedule = editable_schedule(request.user, pk)
-    form = ScheduleForm(request.POST, teams=teams_administered_by(request.user))
+    form = ScheduleForm(request.POST, prefix="settings", teams=teams_administered_by(request.user))
     if not form.is_valid():
         return render_schedule(request, schedule, settings_form=form, status=400)
     for field, value in form.cleaned_data.items():
@@ -351,7 +349,7 @@ def rotation_delete(request, pk: int, rotation_id: int):
 def override_create(request, pk: int):
     schedule = editable_schedule(request.user, pk)
     members = list(team_members(schedule.team))
-    form = OverrideForm(request.POST, zone=ZoneInfo(schedule.time_zone), members=members)
+    form = OverrideForm(request.POST, prefix="override", zone=ZoneInfo(schedule.time_zone), members=members)
     if not form.is_valid():
         return render_schedule(request, schedule, override_form=form, status=400)
     data = form.cleaned_data

@@ -50,7 +50,7 @@ def do_accept(swap: SwapRequest) -> ScheduleOverride:
 def swap_create(request, pk: int):
     schedule = visible_schedule(request.user, pk)
     members = list(team_members(schedule.team))
-    form = SwapForm(request.POST, zone=ZoneInfo(schedule.time_zone), members=members, requester=request.user)
+    form = SwapForm(request.POST, prefix="swap", zone=ZoneInfo(schedule.time_zone), members=members, requester=request.user)
     if form.is_valid():
         data = form.cleaned_data
         if data["end"] <= timezone.now():
