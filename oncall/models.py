@@ -149,6 +149,44 @@ class ScheduleOverride(models.Model):
             raise ValidationError({"end": "The override must end after it starts."})
 
 
+class SwapRequest(models.Model):
+    """`requester` asks `other` to take a stretch of the requester's shift. Nothing changes
+    until `other` accepts in the portal; accepting writes a ScheduleOverride (kept here as
+    `override`) so the schedule math has one kind of exception, not two."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        CANCELLED = "cancelled", "Cancelled"
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="swap_requests")
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="swap_requests_made"
+    )
+    other = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="swap_requests_received"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    override = models.OneToOneField(
+        ScheduleOverride, null=True, blank=True, on_delete=models.SET_NULL, related_name="swap_request"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        indexes = [models.Index(fields=["other", "status"])]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="swap_ends_after_start")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requester} -> {self.other} ({self.status})"
+
+
 def new_calendar_secret() -> str:
     return secrets.token_urlsafe(32)
 

@@ -100,6 +100,7 @@ def oncall_page(request):
             "my_shifts": my_shifts(request.user, now, LOOK_AHEAD),
             "look_ahead_days": LOOK_AHEAD.days,
             "calendar_url": calendar_url(token),
+            "viewer_zone_name": timezone.get_current_timezone_name(),
         },
     )
 

@@ -263,6 +263,11 @@ def load_schedule(schedule, window: tuple[datetime, datetime] | None = None) -> 
     overrides = schedule.overrides.all()
     if window is not None:
         overrides = overrides.filter(end__gt=window[0], start__lt=window[1])
+    return spec_of(schedule, rotations, overrides)
+
+
+def spec_of(schedule, rotations: Iterable, overrides: Iterable) -> ScheduleSpec:
+    """The spec from rows already loaded (rotations with their participants prefetched)."""
     return ScheduleSpec(
         tz=ZoneInfo(schedule.time_zone),
         rotations=tuple(rotation_spec(r) for r in rotations),
@@ -294,3 +299,32 @@ def upcoming_shifts(user, start: datetime, end: datetime) -> list[tuple[object, 
                 result.append((schedule, shift))
     result.sort(key=lambda pair: pair[1].start)
     return result
+
+
+# --- the timeline page's layers -------------------------------------------------------------
+
+
+def rotation_shifts(spec: ScheduleSpec, rotation: RotationSpec, start: datetime, end: datetime) -> list[Shift]:
+    """One layer on its own (restrictions applied, no other layer, no override), by the same
+    `timeline` that answers for the whole schedule."""
+    return timeline(ScheduleSpec(tz=spec.tz, rotations=(rotation,), schedule_id=spec.schedule_id), start, end)
+
+
+def restriction_windows(spec: ScheduleSpec, rotation: RotationSpec, start: datetime,
+                        end: datetime) -> list[tuple[datetime, datetime]]:
+    """The stretches of [start, end) in which `rotation`'s restriction lets it name someone
+    (empty when the rotation has no restriction: it is then always active)."""
+    if not rotation.restrict_weekdays and (rotation.restrict_start is None or rotation.restrict_end is None):
+        return []
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    alone = ScheduleSpec(tz=spec.tz, rotations=(rotation,))
+    edges = [start, *change_points(alone, start, end), end]
+    windows: list[tuple[datetime, datetime]] = []
+    for left, right in zip(edges, edges[1:], strict=False):
+        if not restriction_allows(rotation, left, spec.tz):
+            continue
+        if windows and windows[-1][1] == left:
+            windows[-1] = (windows[-1][0], right)
+        else:
+            windows.append((left, right))
+    return windows
