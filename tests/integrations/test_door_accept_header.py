@@ -6,8 +6,8 @@ every door, then with the real PyPI clients (pypd, pygerduty) against a live Vig
 import json
 import uuid
 
-import pypd
 import pygerduty.events
+import pypd
 import pytest
 
 from incidents.models import Incident
