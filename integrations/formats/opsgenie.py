@@ -218,19 +218,24 @@ def pong(outcomes) -> dict:
 
 
 def request_status(recorded: RecordedRequest | None) -> tuple[int, dict]:
-    """`GET /v2/alerts/requests/{request_id}`: what an earlier request of this key did."""
+    """`GET /v2/alerts/requests/{request_id}`: what an earlier request of this key did.
+    A request that reached no alert reads as Opsgenie's "Alert does not exist"."""
     if recorded is None:
         return 404, {"message": "Request not found. It might not be processed, yet."}
     status = STATUS_TEXT.get((recorded.action, recorded.outcome))
+    if status is None and recorded.outcome == "ignored" and recorded.incident_id is None:
+        status_text = "Alert does not exist"
+    else:
+        status_text = status or recorded.reason or recorded.outcome
     return 200, {
         "data": {
-            "success": True,
+            "success": status is not None,
             "action": ACTION_NAMES.get(recorded.action, recorded.action.capitalize()),
             "processedAt": recorded.received_at.isoformat().replace("+00:00", "Z"),
             "alertId": str(recorded.incident_id) if recorded.incident_id else "",
             "alias": "" if recorded.dedup_key.startswith(UNALIASED_PREFIX) else recorded.dedup_key,
             "isSuccess": status is not None,
-            "status": status or (recorded.reason or recorded.outcome),
+            "status": status_text,
         }
     }
 
