@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: run test lint venv chromium nginx bench clean
+.PHONY: run test lint venv chromium nginx alertmanager bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,9 +50,14 @@ chromium:
 nginx:
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null)
 
+# Debian's Alertmanager, a real Opsgenie sender for the Opsgenie door's test (its own
+# process; the system service is never started).
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null)
+
 # ruff, the import contracts (pyproject.toml) and the whole suite against PostgreSQL
 # (DATABASE_URL) and Redis (REDIS_URL).
-test: $(STAMP) $(NODE_STAMP) chromium nginx
+test: $(STAMP) $(NODE_STAMP) chromium nginx alertmanager
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vigil_test} \

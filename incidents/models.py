@@ -186,6 +186,8 @@ class Event(models.Model):
         RESOLVE = "resolve", "Resolve"
         HEARTBEAT = "heartbeat", "Heartbeat"
         CHANGE = "change", "Change"
+        NOTE = "note", "Note"
+        UPDATE = "update", "Update"
         NONE = "none", "None"
 
     class Outcome(models.TextChoices):
@@ -222,6 +224,9 @@ class Event(models.Model):
     suppressed_by = models.ForeignKey(
         "incidents.SuppressionRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The id a vendor-shaped door answered with (Opsgenie's requestId), for its
+    # "get request status" call; None for the other doors.
+    request_id = models.UUIDField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -229,6 +234,7 @@ class Event(models.Model):
             models.Index(fields=["integration_key", "-id"]),
             models.Index(fields=["incident", "id"]),
             models.Index(fields=["received_at"]),
+            models.Index(fields=["request_id"], name="event_request_id", condition=Q(request_id__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field, replace
 
 from django.db import IntegrityError, transaction
@@ -19,7 +20,7 @@ from incidents import actions
 from incidents.models import Alert, Event, Incident
 from incidents.noise import flapping, grouping, maintenance, suppression
 from integrations.formats.base import HEARTBEAT_DEDUP_KEY, NormalizedEvent
-from integrations.models import IntegrationKey
+from integrations.models import IntegrationKey, NamedHeartbeat
 
 logger = logging.getLogger("vigil.pipeline")
 
@@ -68,11 +69,13 @@ def apply_event(
     format: str,
     client_ip: str | None = None,
     body_text: str | None = None,
+    request_id: uuid.UUID | None = None,
 ) -> Outcome:
     """Apply one normalised event and log it; committed before this returns.
 
     Everything is decided before it is written; no step undoes what an earlier one wrote.
-    1. Normalise the limits (summary length, over-long dedup keys).
+    1. Normalise the limits (summary length, over-long dedup keys); an event that names its
+       incident by id (Opsgenie's identifierType=id) takes that incident's open alert.
     2. Flapping, read (trigger and resolve): would a state change now make the alert
        flapping? Redis is asked before the transaction, so no row lock waits on it.
     In one transaction:
@@ -90,12 +93,15 @@ def apply_event(
     # 1
     event.summary = event.summary[:SUMMARY_MAX]
     event.dedup_key = fit_dedup_key(event.dedup_key)
+    if event.incident_ref is not None and event.action != "note":
+        event.dedup_key = _open_dedup_key_of(key, event.incident_ref)
     # 2: callers (the doors, the heartbeat check) hold no transaction, so neither this nor
     # step 8 ever runs under a lock.
     flap = flapping.check(key.pk, event.dedup_key, event.action)
     with transaction.atomic():
         outcome = _apply(key, event, flap)  # 3, 4, 5
-        outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip, body_text=body_text)  # 6
+        outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip,  # 6
+                                body_text=body_text, request_id=request_id)
         if outcome.starts_escalation:  # 7
             dispatch.on_commit_advance_escalation(outcome.incident_id)
     # 8: after the commit, so the change is counted only once it happened; a failure was
@@ -106,7 +112,7 @@ def apply_event(
 
 
 def _log(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, *, format: str,
-         client_ip: str | None, body_text: str | None) -> int:
+         client_ip: str | None, body_text: str | None, request_id: uuid.UUID | None) -> int:
     return Event.objects.create(
         integration_key=key,
         incident_id=outcome.incident_id,
@@ -122,6 +128,7 @@ def _log(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, *, forma
         raw=raw_text(event, body_text),
         client_ip=client_ip,
         suppressed_by_id=outcome.suppressed_by,
+        request_id=request_id,
     ).pk
 
 
@@ -139,7 +146,25 @@ def log_rejected(key: IntegrationKey, *, format: str, errors: list[str], raw: st
     ).pk
 
 
+def _open_dedup_key_of(key: IntegrationKey, incident_id: int) -> str:
+    """The dedup key of the incident's first open alert of this key ('' when none): read
+    without a lock; the alert row is locked, and checked still open, when it is acted on."""
+    found = (
+        Alert.objects.filter(integration_key=key, incident_id=incident_id, status=Alert.Status.OPEN)
+        .order_by("pk")
+        .values_list("dedup_key", flat=True)
+        .first()
+    )
+    return found or ""
+
+
 def _apply(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | None) -> Outcome:
+    if event.incident_ref is not None and event.action != "note" and not event.dedup_key:
+        return Outcome(Event.Outcome.IGNORED, "", None, reason=f"no open alert of incident {event.incident_ref}")
+    if event.action == "note":
+        return _note(key, event)
+    if event.action == "update":
+        return _update(key, event)
     if event.action == "trigger":
         # Suppression acts on triggers only: an acknowledge or resolve always reaches its incident.
         suppressed = suppression.check(key, event)
@@ -276,12 +301,58 @@ def _acknowledge(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
     return Outcome(Event.Outcome.ACKNOWLEDGED, event.dedup_key, alert.incident_id)
 
 
+def _note(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
+    """A note from the source on the alert's incident, open or not: the incident named by
+    id, else the latest incident of this key's alert with that dedup key."""
+    incidents = Incident.objects.filter(integration_key=key)
+    if event.incident_ref is not None:
+        incident_id = incidents.filter(pk=event.incident_ref).values_list("pk", flat=True).first()
+    else:
+        incident_id = (
+            Alert.objects.filter(integration_key=key, dedup_key=event.dedup_key)
+            .order_by("-pk").values_list("incident_id", flat=True).first()
+        )
+    if incident_id is None:
+        return Outcome(Event.Outcome.IGNORED, event.dedup_key, None, reason="no such alert")
+    actions.do_add_note(incident_id, by=None, text=f"Note from the alert source: {event.note}")
+    return Outcome(Event.Outcome.UPDATED, event.dedup_key, incident_id, reason="note added")
+
+
+def _update(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
+    """New text for the open alert (Opsgenie's message and description updates): kept in the
+    incident's `latest`, beside the first summary, as a repeat trigger's payload is. Not a
+    repeat: the count, status and escalation stay as they are."""
+    alert = _open_alert(key, event.dedup_key)
+    if alert is None:
+        return Outcome(Event.Outcome.IGNORED, event.dedup_key, None, reason="no open alert")
+    incident = Incident.objects.select_for_update().get(pk=alert.incident_id)
+    latest = dict(incident.latest or {})
+    if "summary" in event.updates:
+        latest["summary"] = event.updates["summary"][:SUMMARY_MAX]
+    if "description" in event.updates:
+        details = latest.get("details", incident.details)
+        latest["details"] = {**(details if isinstance(details, dict) else {}),
+                             "description": event.updates["description"]}
+    first = {"summary": incident.summary, "details": incident.details}
+    shown, updated = {**first, **(incident.latest or {})}, {**first, **latest}
+    if all(updated[name] == shown[name] for name in first):
+        return Outcome(Event.Outcome.IGNORED, event.dedup_key, incident.pk, reason="unchanged")
+    Incident.objects.filter(pk=incident.pk).update(latest=latest, last_seen_at=timezone.now())
+    return Outcome(Event.Outcome.UPDATED, event.dedup_key, incident.pk, reason="alert text updated")
+
+
 def _heartbeat(key: IntegrationKey, event: NormalizedEvent) -> Outcome:
-    """A beat: remember when, and close the key's missed-heartbeat incident if one is open."""
+    """A beat: remember when, and close the missed-heartbeat incident if one is open (the
+    key's own, or one named heartbeat's: Opsgenie's pings)."""
     now = timezone.now()
-    IntegrationKey.objects.filter(pk=key.pk).update(last_heartbeat_at=now)
-    key.last_heartbeat_at = now
-    closed = _resolve(key, replace(event, dedup_key=HEARTBEAT_DEDUP_KEY), via="heartbeat")
+    if event.heartbeat_name:
+        NamedHeartbeat.objects.record_ping(key, event.heartbeat_name, now)
+        dedup_key = event.dedup_key
+    else:
+        IntegrationKey.objects.filter(pk=key.pk).update(last_heartbeat_at=now)
+        key.last_heartbeat_at = now
+        dedup_key = HEARTBEAT_DEDUP_KEY
+    closed = _resolve(key, replace(event, dedup_key=dedup_key), via="heartbeat")
     if closed.outcome == Event.Outcome.RESOLVED:
         return Outcome(Event.Outcome.RESOLVED, event.dedup_key, closed.incident_id, reason="heartbeat resumed")
     return Outcome(Event.Outcome.HEARTBEAT, event.dedup_key, None)

@@ -19,7 +19,7 @@ from django.urls import path, reverse
 
 from escalation.models import EscalationPolicy
 from integrations.management.examples import curl_example
-from integrations.models import IntegrationKey
+from integrations.models import IntegrationKey, NamedHeartbeat
 from integrations.snippets import door_snippets
 from oncall.models import Team
 
@@ -219,3 +219,13 @@ class IntegrationKeyAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
         return HttpResponseRedirect(reverse("admin:integrations_integrationkey_new_key"))
+
+
+@admin.register(NamedHeartbeat)
+class NamedHeartbeatAdmin(admin.ModelAdmin):
+    """Opsgenie-style heartbeats: created by their first ping, or here ahead of it."""
+
+    list_display = ["name", "integration_key", "interval_seconds", "grace_seconds", "last_ping_at"]
+    list_select_related = ["integration_key"]
+    search_fields = ["name", "integration_key__name"]
+    readonly_fields = ["last_ping_at", "created_at"]

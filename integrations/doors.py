@@ -11,22 +11,26 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+import uuid
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from prometheus_client import Histogram
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from incidents.changes import record_change
+from incidents.models import Event
 from incidents.pipeline import Outcome, apply_event, log_rejected
 from integrations import keys
 from integrations.body import BodyError, parse_json_object
 from integrations.door_openapi import DoorSchema
 from integrations.formats.base import FormatError, NormalizedEvent
-from integrations.formats.spec import DoorPath, DoorSpec, Presented
+from integrations.formats.spec import DoorPath, DoorSpec, Presented, Receipt, RecordedRequest
 from integrations.key_scrub import hide_in, hide_in_body
 from integrations.models import IntegrationKey
 from integrations.ratelimit import check_inbound, client_ip
@@ -46,6 +50,36 @@ def error_body(errors: list[str], message: str = "Event object is invalid", stat
     return {"status": status, "message": message, "errors": errors}
 
 
+class AlwaysJSON(BaseContentNegotiation):
+    """Doors answer JSON whatever `Accept` says: real senders ask for PagerDuty's
+    `application/vnd.pagerduty+json;version=2` or `text/plain`, and a 406 would lose
+    their alert. The body is read as JSON whatever its Content-Type (see `handle`)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def recorded_request(integration: IntegrationKey, request_id: str) -> RecordedRequest | None:
+    """The first event an earlier request of this key logged, by its request id."""
+    try:
+        wanted = uuid.UUID(request_id)
+    except ValueError:
+        return None
+    event = (
+        Event.objects.filter(integration_key=integration, request_id=wanted)
+        .order_by("id")
+        .only("action", "outcome", "incident_id", "dedup_key", "received_at", "reason")
+        .first()
+    )
+    if event is None:
+        return None
+    return RecordedRequest(event.action, event.outcome, event.incident_id, event.dedup_key,
+                           event.received_at, event.reason)
+
+
 class Door(APIView):
     """One door path of one spec: `Door.as_view(spec=..., door_path=...)`."""
 
@@ -56,6 +90,8 @@ class Door(APIView):
     # The body is read as JSON whatever the Content-Type (see handle); this only tells the
     # OpenAPI document what to show.
     parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
     schema = DoorSchema()
     # Set per door path by `for_path` (as_view only takes names the class already has).
     spec: DoorSpec = None
@@ -73,8 +109,8 @@ class Door(APIView):
     def get_view_description(self, html=False) -> str:
         return self.spec.description
 
-    def get(self, request, key: str | None = None):
-        return self.handle(request, key)
+    def get(self, request, key: str | None = None, **params):
+        return self.handle(request, key, params)
 
     def dispatch(self, request, *args, **kwargs):
         started = time.perf_counter()
@@ -83,25 +119,34 @@ class Door(APIView):
         finally:
             INGEST_SECONDS.labels(door=self.spec.slug).observe(time.perf_counter() - started)
 
-    post = put = get
+    post = put = patch = get
 
     # --- the answers that depend on the spec ------------------------------------------
+    def respond(self, body: dict, status: int) -> Response:
+        """Every answer leaves through here: a vendor-shaped spec (Opsgenie) rewrites it,
+        adding the request's id and the seconds it took."""
+        if self.spec.answer is not None:
+            receipt = Receipt(str(self.request_id), round(time.perf_counter() - self.started, 3))
+            body = self.spec.answer(status, body, receipt)
+        return Response(body, status=status)
+
     def invalid_key_response(self) -> Response:
         if self.spec.pagerduty_errors:
-            return Response(error_body(["Invalid routing key"]), status=400)
-        return Response(error_body(["Invalid integration key"], "Unauthorized", "unauthorized"), status=401)
+            return self.respond(error_body(["Invalid routing key"]), 400)
+        return self.respond(error_body(["Invalid integration key"], "Unauthorized", "unauthorized"), 401)
 
     def body_error_response(self, error: BodyError) -> Response:
         if error.parse_error and self.spec.pagerduty_errors:
-            return Response(
+            return self.respond(
                 error_body(
                     ["JSON parse error", error.message],
                     "Event object format is unrecognized",
                     "Unrecognized object",
                 ),
-                status=400,
+                400,
             )
-        return Response(error_body([error.message]), status=400)
+        # Vendors that tell syntax from meaning (Opsgenie: 400 vs 422) get their status.
+        return self.respond(error_body([error.message]), 400 if error.parse_error else self.spec.invalid_status)
 
     def refuse(self, request, integration: IntegrationKey) -> Response | None:
         """The spec's second credential (PagerTree's token), checked only when the key has
@@ -112,9 +157,11 @@ class Door(APIView):
         token = request.headers.get(header, "")
         if token and hmac.compare_digest(keys.digest(token), integration.pagertree_token_digest):
             return None
-        return Response(error_body([f"Invalid {header}"], "Unauthorized", "unauthorized"), status=401)
+        return self.respond(error_body([f"Invalid {header}"], "Unauthorized", "unauthorized"), 401)
 
-    def parse_events(self, body: dict, integration: IntegrationKey) -> list[NormalizedEvent]:
+    def parse_events(self, body: dict, integration: IntegrationKey, params: dict) -> list[NormalizedEvent]:
+        if self.door_path.parse is not None:
+            return self.door_path.parse(body, params)
         if self.spec.takes_key_options:
             return self.spec.parse(
                 body,
@@ -134,20 +181,33 @@ class Door(APIView):
         return [
             apply_event(
                 integration, event, format=self.spec.slug, client_ip=ip,
-                body_text=body_text if single else None,
+                body_text=body_text if single else None, request_id=self.stored_request_id,
             )
             for event in events
         ]
 
     # --- the one flow ------------------------------------------------------------------
-    def handle(self, request, path_key: str | None):
+    @property
+    def reads_body(self) -> bool:
+        own = self.door_path.reads_body
+        return self.spec.reads_body if own is None else own
+
+    @property
+    def stored_request_id(self) -> uuid.UUID | None:
+        """Only vendor-shaped doors report their request ids, so only they store them."""
+        return self.request_id if self.spec.answer is not None else None
+
+    def handle(self, request, path_key: str | None, path_params: dict):
         spec = self.spec
+        self.started = time.perf_counter()
+        self.request_id = uuid.uuid4()
         raw = request._request.body
-        body = None if spec.reads_body else {}
+        reads_body = self.reads_body
+        body = None if reads_body else {}
         body_error = None
         try:
-            if spec.reads_body:
-                body = parse_json_object(raw)
+            if reads_body:
+                body = {} if self.door_path.body_optional and not raw.strip() else parse_json_object(raw)
         except BodyError as exc:
             body_error = exc
         if body_error is not None and spec.key_in_body:
@@ -166,10 +226,15 @@ class Door(APIView):
         raw, key_in_body = hide_in_body(raw, presented)
         if body_error is not None:
             return self.body_error_response(body_error)
+        if self.door_path.report is not None:
+            status, answer = self.door_path.report(recorded_request(integration, path_params.get("request_id", "")))
+            return self.respond(answer, status)
 
         ip = client_ip(request._request)
+        # The query string's parameters first: a path parameter of the same name wins.
+        params = {**request._request.GET.dict(), **path_params}
         try:
-            events = self.parse_events(body, integration)
+            events = self.parse_events(body, integration, params)
             if key_in_body:
                 events = hide_in(events, presented)
         except FormatError as exc:
@@ -179,7 +244,7 @@ class Door(APIView):
             log_rejected(integration, format=spec.slug,
                          errors=hide_in(exc.errors, presented) if key_in_body else exc.errors,
                          raw=raw.decode("utf-8", errors="replace"), client_ip=ip)
-            return Response(error_body(exc.errors), status=400)
+            return self.respond(error_body(exc.errors), spec.invalid_status)
 
         if not (events and all(e.is_closing for e in events)):
             verdict = check_inbound(request._request, ip=ip, key_digest=integration.key_digest)
@@ -188,15 +253,17 @@ class Door(APIView):
 
         outcomes = self.apply_events(integration, events, ip=ip, body_text=raw.decode("utf-8", errors="replace"))
         self.touch(integration)
-        return Response(spec.ok_body(outcomes), status=spec.ok_status)
+        ok_body = self.door_path.ok_body or spec.ok_body
+        return self.respond(ok_body(outcomes), spec.ok_status)
+
     def rate_limited_response(self, retry_after: int) -> Response:
-        response = Response(
+        response = self.respond(
             error_body(
                 ["rate limit exceeded"],
                 "Requests are arriving too quickly. Please retry later.",
                 "throttle event",
             ),
-            status=429,
+            429,
         )
         response["Retry-After"] = str(retry_after)
         return response

@@ -136,3 +136,39 @@ class IntegrationKey(models.Model):
 
     def set_pagertree_token(self, token: str) -> None:
         self.pagertree_token_digest = keys.digest(token) if token else ""
+
+
+class NamedHeartbeatQuerySet(models.QuerySet):
+    def record_ping(self, key: IntegrationKey, name: str, now) -> None:
+        """A ping of `name` under `key`: one statement that creates the heartbeat on its first
+        ping (with the default interval) or moves its last ping, so two first pings racing
+        each other never collide."""
+        self.bulk_create(
+            [NamedHeartbeat(integration_key=key, name=name, last_ping_at=now,
+                            interval_seconds=settings.NAMED_HEARTBEAT_INTERVAL_SECONDS)],
+            update_conflicts=True, unique_fields=["integration_key", "name"], update_fields=["last_ping_at"],
+        )
+
+
+class NamedHeartbeat(models.Model):
+    """One of several heartbeats under a key, each with its own name and interval (Opsgenie's
+    `/v2/heartbeats/<name>/ping`): silence longer than interval + grace opens an incident,
+    and the next ping resolves it."""
+
+    integration_key = models.ForeignKey(IntegrationKey, on_delete=models.CASCADE, related_name="named_heartbeats")
+    name = models.CharField(max_length=100)
+    interval_seconds = models.PositiveIntegerField(help_text="Open an incident when no ping arrives for this long.")
+    grace_seconds = models.PositiveIntegerField(default=60)
+    last_ping_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = NamedHeartbeatQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["integration_key", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration_key", "name"], name="one_named_heartbeat_per_key_and_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.integration_key})"

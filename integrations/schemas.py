@@ -137,6 +137,8 @@ class SpikeRequest(serializers.Serializer):
     severity = serializers.CharField(required=False, help_text="sev1..sev3, critical, high, medium, low...")
     priority = serializers.CharField(required=False, help_text="p1..p5, read when severity is absent.")
     status = serializers.CharField(required=False, help_text="resolve or resolved resolves.")
+    message = serializers.CharField(required=False, help_text="The title when `title` is absent (apprise's spike://).")
+    description = serializers.JSONField(required=False, help_text="The details when `body` is absent.")
 
 
 class SpikeAccepted(EventAccepted):
@@ -197,3 +199,62 @@ class BatchAccepted(serializers.Serializer):
 class Pong(serializers.Serializer):
     status = serializers.CharField(default="success")
     message = serializers.CharField(default="PONG")
+
+
+# --- Opsgenie's Alert API -------------------------------------------------------------------
+
+
+class OpsgenieCreateRequest(serializers.Serializer):
+    message = serializers.CharField(help_text="The incident's title, kept as sent.")
+    alias = serializers.CharField(required=False, max_length=512, help_text="The dedup key.")
+    description = serializers.CharField(required=False)
+    responders = serializers.ListField(child=serializers.JSONField(), required=False)
+    visibleTo = serializers.ListField(child=serializers.JSONField(), required=False)
+    actions = serializers.ListField(child=serializers.CharField(), required=False)
+    tags = serializers.ListField(child=serializers.CharField(), required=False)
+    details = serializers.DictField(child=serializers.CharField(), required=False, help_text="The labels.")
+    entity = serializers.CharField(required=False)
+    source = serializers.CharField(required=False)
+    priority = serializers.ChoiceField(choices=["P1", "P2", "P3", "P4", "P5"], required=False,
+                                       help_text="P1 critical, P2 error, P3 warning (the default), P4/P5 info.")
+    user = serializers.CharField(required=False)
+    note = serializers.CharField(required=False)
+
+
+class OpsgenieActionRequest(serializers.Serializer):
+    """Close, acknowledge and un-acknowledge need no body; notes need `note`, the updates
+    `message` or `description`."""
+
+    user = serializers.CharField(required=False)
+    source = serializers.CharField(required=False)
+    note = serializers.CharField(required=False)
+    message = serializers.CharField(required=False)
+    description = serializers.CharField(required=False)
+
+
+class OpsgenieAccepted(serializers.Serializer):
+    result = serializers.CharField(default="Request will be processed")
+    took = serializers.FloatField()
+    requestId = serializers.UUIDField()
+
+
+class OpsgenieError(serializers.Serializer):
+    message = serializers.CharField()
+    took = serializers.FloatField()
+    requestId = serializers.UUIDField()
+
+
+class OpsgenieRequestStatusData(serializers.Serializer):
+    success = serializers.BooleanField()
+    action = serializers.CharField()
+    processedAt = serializers.DateTimeField()
+    alertId = serializers.CharField(help_text="The Vigil incident id.")
+    alias = serializers.CharField()
+    isSuccess = serializers.BooleanField()
+    status = serializers.CharField()
+
+
+class OpsgenieRequestStatus(serializers.Serializer):
+    data = OpsgenieRequestStatusData()
+    took = serializers.FloatField()
+    requestId = serializers.UUIDField()

@@ -2,18 +2,21 @@
 answers with a trailing slash: `(?:/)?` rather than `/?`, so the OpenAPI document shows the
 path as API.md writes it."""
 
+import re
+
 from django.urls import re_path
 
 from integrations.doors import Door
 from integrations.formats import DOORS
 
 SLASH = r"(?:/)?$"
-KEY = r"(?P<key>[^/]+)"
+PARAMETER = re.compile(r"\{(\w+)\}")
 
 
 def pattern(route: str) -> str:
-    # Routes hold letters, digits, `-`, `_`, `/`, `.` and `{key}`: only the dot needs escaping.
-    return "^" + route.replace(".", r"\.").replace("{key}", KEY) + SLASH
+    # Routes hold letters, digits, `-`, `_`, `/`, `.`, `{key}` and other `{name}`s (one path
+    # segment each): only the dot needs escaping.
+    return "^" + PARAMETER.sub(r"(?P<\1>[^/]+)", route.replace(".", r"\.")) + SLASH
 
 
 # A path that starts with the key (Spike's `/<key>/push-events`) matches one free segment:

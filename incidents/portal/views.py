@@ -175,7 +175,8 @@ def _detail_context(request, incident: Incident) -> dict:
         "maintenance_hold": maintenance_hold(incident),
         "labels": labels_of(incident.labels),
         "details_json": pretty_json(incident.details),
-        "latest_json": pretty_json(incident.latest) if incident.alert_count > 1 else "",
+        # Set by a repeat trigger or a source's text update (Opsgenie), never by the first.
+        "latest_json": pretty_json(incident.latest) if incident.latest else "",
         "first_event": first_event,
         "first_body": pretty_body(first_event.raw) if first_event else "",
         "links": display_links(incident.links),

@@ -31,7 +31,9 @@ class NormalizedEvent:
     `action` is trigger | acknowledge | resolve, or one of the special actions
     `heartbeat` (a watchdog beat), `test` (a sender's test notification, pages nobody),
     `ignore` (understood, nothing to do), `invalid` (one bad entry of a batch; its
-    `errors` say why) and `change` (a change event: stored beside incidents, never paged)."""
+    `errors` say why), `change` (a change event: stored beside incidents, never paged),
+    `note` (a timeline note on the alert's incident) and `update` (new text for the open
+    alert, kept beside the first as a repeat trigger's is: `updates`)."""
 
     action: str
     dedup_key: str = ""
@@ -57,6 +59,15 @@ class NormalizedEvent:
     dedupable: bool = True
     errors: list[str] = field(default_factory=list)
     reason: str = ""
+    #: Acknowledge, resolve, note, update: the incident named by its own id (Opsgenie's
+    #: identifierType=id|tiny) instead of by the dedup key.
+    incident_ref: int | None = None
+    #: A `note` event's text.
+    note: str = ""
+    #: An `update` event's new fields: `summary` and/or `description`.
+    updates: dict[str, str] = field(default_factory=dict)
+    #: A named heartbeat's beat (Opsgenie's heartbeats); '' for the key's own heartbeat.
+    heartbeat_name: str = ""
 
     @property
     def is_closing(self) -> bool:

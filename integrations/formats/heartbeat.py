@@ -11,12 +11,20 @@ def parse(body: dict) -> list[NormalizedEvent]:
     return [NormalizedEvent(action="heartbeat", dedup_key=HEARTBEAT_DEDUP_KEY, summary="heartbeat", raw=body)]
 
 
-def missed(key_name: str, silent_seconds: int, interval_seconds: int, grace_seconds: int) -> NormalizedEvent:
-    """The event the heartbeat check sends through the pipeline for a silent key."""
+def named_dedup_key(name: str) -> str:
+    """A named heartbeat's (Opsgenie's pings) own missed-heartbeat incident."""
+    return f"{HEARTBEAT_DEDUP_KEY}/{name}"
+
+
+def missed(key_name: str, silent_seconds: int, interval_seconds: int, grace_seconds: int,
+           heartbeat_name: str = "") -> NormalizedEvent:
+    """The event the heartbeat check sends through the pipeline for a silent key, or for
+    one silent named heartbeat of a key."""
+    what = f"heartbeat {heartbeat_name!r} of {key_name}" if heartbeat_name else f"heartbeat from {key_name}"
     return NormalizedEvent(
         action="trigger",
-        dedup_key=HEARTBEAT_DEDUP_KEY,
-        summary=f"No heartbeat from {key_name} for {silent_seconds} s",
+        dedup_key=named_dedup_key(heartbeat_name) if heartbeat_name else HEARTBEAT_DEDUP_KEY,
+        summary=f"No {what} for {silent_seconds} s",
         severity="critical",
         source="vigil heartbeat check",
         details={
@@ -24,7 +32,7 @@ def missed(key_name: str, silent_seconds: int, interval_seconds: int, grace_seco
             "heartbeat_interval_seconds": interval_seconds,
             "heartbeat_grace_seconds": grace_seconds,
         },
-        raw={"heartbeat_check": {"key": key_name, "silent_seconds": silent_seconds}},
+        raw={"heartbeat_check": {"key": key_name, "name": heartbeat_name, "silent_seconds": silent_seconds}},
     )
 
 

@@ -11,8 +11,10 @@ import base64
 import binascii
 import inspect
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 
@@ -75,6 +77,8 @@ def _basic_password(presented: Presented) -> str | None:
 
 path_key = KeyReader("path", lambda presented: presented.path_key or None)
 bearer = KeyReader("bearer", lambda presented: _authorization(presented, "bearer"))
+#: Opsgenie's `Authorization: GenieKey <key>`.
+genie_key = KeyReader("geniekey", lambda presented: _authorization(presented, "geniekey"))
 basic_password = KeyReader("basic", _basic_password)
 
 
@@ -109,6 +113,28 @@ def batch_processed(outcomes: Sequence[Outcome]) -> dict:
     return {"status": "success", "events": [outcome.as_dict() for outcome in outcomes]}
 
 
+@dataclass(frozen=True)
+class Receipt:
+    """What a vendor-shaped answer reports about its own request: Opsgenie's `requestId`
+    (also stored on the request's event rows) and `took`, in seconds."""
+
+    request_id: str
+    took: float
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """An earlier request of the same key, as the event log remembers it (Opsgenie's
+    "get request status"): what it did and to which incident."""
+
+    action: str
+    outcome: str
+    incident_id: int | None
+    dedup_key: str
+    received_at: datetime
+    reason: str = ""
+
+
 # --- snippets for the new-key page ----------------------------------------------------------
 
 
@@ -141,15 +167,34 @@ def url_snippet(slug: str, title: str, route: str) -> Snippet:
 
 @dataclass(frozen=True)
 class DoorPath:
-    """One URL of a door, written as API.md writes it (`{key}` where the key goes; a
-    trailing slash is always accepted too). `summaries` maps each HTTP method it documents
-    to its OpenAPI summary. `operation_id` is set only where the generated one would
-    collide (a key-in-path twin); other methods than POST get `_<method>` appended."""
+    """One URL of a door, written as API.md writes it (`{key}` where the key goes, other
+    `{name}`s for path parameters such as Opsgenie's `{identifier}`; a trailing slash is
+    always accepted too). `summaries` maps each HTTP method it documents to its OpenAPI
+    summary. `operation_id` is set only where the generated one would collide (a
+    key-in-path twin); other methods than POST get `_<method>` appended.
+
+    Most doors have one kind of path: it takes the spec's `parse(body)` and its `example`.
+    A door with several operations (Opsgenie: create, close, notes, ...) gives the others
+    their own `parse(body, params)`, where `params` holds this path's parameters and the
+    query string, or a `report` of an earlier request."""
 
     name: str  # the URL name is `door-<name>`; the test ids are derived from it
     route: str
     summaries: Mapping[str, str]
     operation_id: str | None = None
+    parse: Callable[..., list] | None = None
+    #: None: as the spec says.
+    reads_body: bool | None = None
+    #: An empty body reads as `{}` (Opsgenie's close and acknowledge need none).
+    body_optional: bool = False
+    #: This path's success body, when it differs from the spec's `ok_body`.
+    ok_body: Callable[[Sequence[Outcome]], dict] | None = None
+    #: A GET answered from the event log: `report(RecordedRequest | None) -> (status, body)`
+    #: for the route's `{request_id}`, looked up under the presented key only.
+    report: Callable[[RecordedRequest | None], tuple[int, dict]] | None = None
+    #: OpenAPI shapes of this path when they differ from the spec's.
+    request_schema: str | dict | None = None
+    ok_schema: str | dict | None = None
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -164,6 +209,16 @@ class DoorPath:
     @property
     def has_path_key(self) -> bool:
         return "{key}" in self.route
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The path parameters other than the key."""
+        return tuple(name for name in re.findall(r"{(\w+)}", self.route) if name != "key")
+
+    @property
+    def takes_example(self) -> bool:
+        """The spec's own path: its `parse(body)` and `example` (the test tables send it)."""
+        return self.parse is None and self.report is None
 
 
 @dataclass(frozen=True)
@@ -201,6 +256,13 @@ class DoorSpec:
     snippets: tuple[Snippet, ...] = ()
     #: The vendor payloads directory under tests/integrations/payloads/ (default: the slug).
     payloads: str = ""
+    #: Vendor-shaped answers (Opsgenie): `answer(status, body, receipt) -> body`
+    #: rewrites every answer of the door, success or error, after the door chose it; the
+    #: door then stores the receipt's request id on the events it logs.
+    answer: Callable[[int, dict, Receipt], dict] | None = None
+    #: The status of a body that parses but is not a valid request (Opsgenie: 422).
+    invalid_status: int = 400
+    error_schema: str | dict = "ErrorBody"
 
     @property
     def key_in_body(self) -> bool:

@@ -1,4 +1,6 @@
-"""Spike's webhook (`/<key>/push-events`): the title is the dedup key.
+"""Spike's webhook (`/<key>/push-events`) and alerts endpoint (`/v1/alerts/<key>`, where
+apprise's `spike://` posts `{"message", "description"}`): the title (`title`, else
+`message`) is the dedup key, as Spike dedups open incidents by title.
 
 An alert without a title is still a page: it opens an incident with an empty title that
 never dedups, groups or auto-resolves (each one gets a unique dedup key)."""
@@ -15,6 +17,8 @@ UNTITLED_PREFIX = "spike-untitled-"
 
 def title_of(body: dict) -> str:
     title = body.get("title")
+    if title in (None, ""):
+        title = body.get("message")
     if isinstance(title, (dict, list)):
         return text(title)
     return text(title).strip()
@@ -50,7 +54,7 @@ def parse(body: dict) -> list[NormalizedEvent]:
             summary=title,
             severity=mapped,
             original_severity=original,
-            details=body.get("body"),
+            details=body["body"] if body.get("body") is not None else body.get("description"),
             dedupable=bool(title),
             raw=body,
         )
@@ -75,7 +79,10 @@ def spike_processed(outcomes) -> dict:
 DOOR = DoorSpec(
     slug="spike",
     # One free path segment before /push-events: the URL list puts it after every other door.
-    paths=(DoorPath("spike", "{key}/push-events", {"post": "Spike webhook"}),),
+    paths=(
+        DoorPath("spike-alerts", "v1/alerts/{key}", {"post": "Spike alerts endpoint (apprise's spike://)"}),
+        DoorPath("spike", "{key}/push-events", {"post": "Spike webhook"}),
+    ),
     key_from=(path_key,),
     parse=parse,
     ok_status=200,

@@ -28,7 +28,7 @@ def test_every_door_has_a_snippet_with_title_language_and_text(snippets):
 def test_the_new_key_page_shows_how_to_reach_every_door(snippets, spec):
     """By the door's own snippets, or (Events API v1) by its URL in another door's."""
     texts = "\n".join(snippet["text"] for snippet in snippets.values())
-    urls = [f"{BASE}/{door_path.route.format(key=RAW)}" for door_path in spec.paths]
+    urls = [f"{BASE}/{door_path.route.replace('{key}', RAW)}" for door_path in spec.paths]
     assert spec.snippets or any(url in texts for url in urls)
     for declared in spec.snippets:
         text = snippets[declared.slug]["text"]
