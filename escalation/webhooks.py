@@ -141,10 +141,14 @@ def post(url: str, *, json: dict | None = None, content: bytes | None = None,
         raise WebhookError(f"{type(exc).__name__}: {exc}") from None
 
 
-def post_json(url: str, body: dict, headers: dict | None = None) -> int:
-    """POST `body` to a checked, pinned address within one total deadline. Raises UnsafeURL
-    or WebhookError; returns the 2xx status code."""
-    status = post(url, json=body, headers=headers)
+def post_bytes(url: str, content: bytes, headers: dict) -> int:
+    """POST JSON already serialised (a signature covers these exact bytes) to a checked,
+    pinned address within one total deadline. Raises UnsafeURL or WebhookError; returns the
+    2xx status code."""
+    return check_status(post(url, content=content, headers={"Content-Type": "application/json", **headers}))
+
+
+def check_status(status: int) -> int:
     if 300 <= status < 400:
         raise WebhookError(f"HTTP {status}: redirects are not followed")
     if not 200 <= status < 300:
