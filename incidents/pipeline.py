@@ -68,6 +68,7 @@ def apply_event(
     format: str,
     client_ip: str | None = None,
     body_text: str | None = None,
+    user_agent: str = "",
 ) -> Outcome:
     """Apply one normalised event and log it; committed before this returns.
 
@@ -95,7 +96,8 @@ def apply_event(
     flap = flapping.check(key.pk, event.dedup_key, event.action)
     with transaction.atomic():
         outcome = _apply(key, event, flap)  # 3, 4, 5
-        outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip, body_text=body_text)  # 6
+        outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip, body_text=body_text,  # 6
+                                user_agent=user_agent)
         if outcome.starts_escalation:  # 7
             dispatch.on_commit_advance_escalation(outcome.incident_id)
     # 8: after the commit, so the change is counted only once it happened; a failure was
@@ -106,7 +108,7 @@ def apply_event(
 
 
 def _log(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, *, format: str,
-         client_ip: str | None, body_text: str | None) -> int:
+         client_ip: str | None, body_text: str | None, user_agent: str = "") -> int:
     return Event.objects.create(
         integration_key=key,
         incident_id=outcome.incident_id,
@@ -121,11 +123,13 @@ def _log(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, *, forma
         normalized=event.to_log(),
         raw=raw_text(event, body_text),
         client_ip=client_ip,
+        user_agent=user_agent[:200],
         suppressed_by_id=outcome.suppressed_by,
     ).pk
 
 
-def log_rejected(key: IntegrationKey, *, format: str, errors: list[str], raw: str, client_ip: str | None) -> int:
+def log_rejected(key: IntegrationKey, *, format: str, errors: list[str], raw: str, client_ip: str | None,
+                 user_agent: str = "") -> int:
     """A request that passed authentication but failed validation still leaves a row, so
     the key's page can show why a sender's alerts are not arriving. Nothing else is written."""
     return Event.objects.create(
@@ -136,6 +140,7 @@ def log_rejected(key: IntegrationKey, *, format: str, errors: list[str], raw: st
         reason="; ".join(errors)[:500],
         raw=raw,
         client_ip=client_ip,
+        user_agent=user_agent[:200],
     ).pk
 
 

@@ -134,7 +134,8 @@ class Door(APIView):
         return self.spec.parse(body)
 
     def apply_events(
-        self, integration: IntegrationKey, events: list[NormalizedEvent], *, ip: str, body_text: str
+        self, integration: IntegrationKey, events: list[NormalizedEvent], *, ip: str, body_text: str,
+        user_agent: str = "",
     ) -> list[Outcome]:
         if self.spec.records_changes:
             for event in events:
@@ -144,7 +145,7 @@ class Door(APIView):
         return [
             apply_event(
                 integration, event, format=self.spec.slug, client_ip=ip,
-                body_text=body_text if single else None,
+                body_text=body_text if single else None, user_agent=user_agent,
             )
             for event in events
         ]
@@ -177,6 +178,9 @@ class Door(APIView):
             return self.body_error_response(body_error)
 
         ip = client_ip(request._request)
+        # Who sent it, for the key's revoke page; a header already read, no query. NUL
+        # cannot be stored in PostgreSQL text.
+        agent = request.headers.get("User-Agent", "").replace("\x00", "")[:200]
         try:
             events = self.parse_events(body, integration)
         except FormatError as exc:
@@ -184,7 +188,7 @@ class Door(APIView):
             if verdict.limited:
                 return self.rate_limited_response(verdict.retry_after)
             log_rejected(integration, format=spec.slug, errors=exc.errors,
-                         raw=raw.decode("utf-8", errors="replace"), client_ip=ip)
+                         raw=raw.decode("utf-8", errors="replace"), client_ip=ip, user_agent=agent)
             return Response(error_body(exc.errors), status=400)
 
         if not (events and all(e.is_closing for e in events)):
@@ -192,7 +196,8 @@ class Door(APIView):
             if verdict.limited:
                 return self.rate_limited_response(verdict.retry_after)
 
-        outcomes = self.apply_events(integration, events, ip=ip, body_text=raw.decode("utf-8", errors="replace"))
+        outcomes = self.apply_events(integration, events, ip=ip, body_text=raw.decode("utf-8", errors="replace"),
+                                     user_agent=agent)
         self.touch(integration)
         return Response(spec.ok_body(outcomes), status=spec.ok_status)
     def rate_limited_response(self, retry_after: int) -> Response:
