@@ -48,6 +48,10 @@ if not SECRET_KEY:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+# Keys for the secrets Vigil must use in plain form (webhook URLs, signing secrets, ntfy
+# tokens, push keys), comma-separated: the first encrypts, all decrypt (escalation.fields).
+# Unset: derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = env_list("FIELD_ENCRYPTION_KEY")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

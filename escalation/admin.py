@@ -46,6 +46,7 @@ class ContactMethodForm(forms.ModelForm):
     class Meta:
         model = ContactMethod
         fields = "__all__"
+        widgets = {"address": forms.TextInput(attrs={"size": 80})}
 
     def clean(self):
         data = super().clean()
@@ -62,7 +63,7 @@ class ContactMethodAdmin(admin.ModelAdmin):
     form = ContactMethodForm
     list_display = ["user", "kind", "shown_address", "enabled", "verified", "slack_format"]
     list_filter = ["kind", "enabled", "verified"]
-    search_fields = ["user__username", "address"]
+    search_fields = ["user__username"]  # the address is encrypted: not searchable
     inlines = [NotificationRuleInline]
     exclude = ["secrets"]
 
@@ -94,7 +95,7 @@ class NotificationRuleAdmin(admin.ModelAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ["id", "incident", "kind", "user", "channel", "status", "attempts", "due_at", "sent_at"]
     list_filter = ["status", "kind", "channel"]
-    search_fields = ["incident__id", "user__username", "address"]
+    search_fields = ["incident__id", "user__username"]  # the address is encrypted
     list_select_related = ["incident", "user"]
     date_hierarchy = "due_at"
 

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
 from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from escalation.channels import check_contact_address
@@ -215,6 +216,23 @@ class ContactMethodViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.save(user=self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        response = super().create(request, *args, **kwargs)
+        # A webhook's signing secret is shown in this answer and never again.
+        method = ContactMethod.objects.get(pk=response.data["id"])
+        if method.signing_secret:
+            response.data["signing_secret"] = method.signing_secret
+        return response
+
+    @action(detail=True, methods=["post"], url_path="rotate-signing-secret")
+    def rotate_signing_secret(self, request, pk=None):
+        """A new Standard Webhooks signing secret for this webhook, shown in this answer only;
+        the old one stops working at once."""
+        method = self.get_object()
+        if method.kind != ContactMethod.Kind.WEBHOOK:
+            return Response({"kind": ["Only outgoing webhooks are signed."]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"id": method.pk, "signing_secret": method.rotate_signing_secret()})
 
 
 class NotificationRuleSerializer(serializers.ModelSerializer):

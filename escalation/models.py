@@ -1,9 +1,13 @@
 """Escalation policies, contact methods and the record of every notification."""
 
+import base64
+import secrets as random_secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from escalation.fields import EncryptedJSONField, EncryptedTextField, lookup_digest
 from escalation.redaction import shown_address
 
 
@@ -49,6 +53,17 @@ class EscalationStep(models.Model):
         return f"{self.policy}: step {self.order}"
 
 
+def new_signing_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(random_secrets.token_bytes(32)).decode("ascii")
+
+
+class ContactMethodQuerySet(models.QuerySet):
+    def at_address(self, kind: str, address: str):
+        """Methods of `kind` reaching `address`, found by digest (the address is encrypted)."""
+        return self.filter(kind=kind, address_digest=lookup_digest(address))
+
+
 class ContactMethod(models.Model):
     class Kind(models.TextChoices):
         EMAIL = "email", "Email"
@@ -64,7 +79,10 @@ class ContactMethod(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods"
     )
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    address = models.CharField(max_length=500, help_text="Email address or webhook URL.")
+    # Encrypted at rest: a Slack or Teams webhook URL, a push endpoint and an apprise URL
+    # are credentials. Found by value through `address_digest` (`at_address`).
+    address = EncryptedTextField(max_length=500, help_text="Email address or webhook URL.")
+    address_digest = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     slack_format = models.BooleanField(
         default=False, help_text="Send a Slack-compatible body to the webhook."
     )
@@ -85,11 +103,39 @@ class ContactMethod(models.Model):
     # is gone); shown to its owner, cleared when they turn it on again.
     disabled_reason = models.CharField(max_length=200, blank=True)
     # What the channel needs besides the address (a push subscription's p256dh and auth
-    # keys, an ntfy access token). Never shown: not in API answers, lists or timelines.
-    secrets = models.JSONField(default=dict, blank=True)
+    # keys, an ntfy access token, a webhook's `signing_secret`). Encrypted at rest, never
+    # shown: not in API answers, lists or timelines (a signing secret once, when made).
+    secrets = EncryptedJSONField(default=dict, blank=True)
+
+    objects = ContactMethodQuerySet.as_manager()
 
     class Meta:
         ordering = ["user", "id"]
+
+    def save(self, *args, **kwargs):
+        # Kept in step here, so every way of writing a method (admin, API, portal, push
+        # renewal) keeps the digest right and gives a webhook its signing secret.
+        self.address_digest = lookup_digest(self.address or "")
+        extra = set()
+        if self.kind == self.Kind.WEBHOOK and not (self.secrets or {}).get("signing_secret"):
+            self.secrets = {**(self.secrets or {}), "signing_secret": new_signing_secret()}
+            extra.add("secrets")
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            if "address" in update_fields:
+                extra.add("address_digest")
+            kwargs["update_fields"] = set(update_fields) | extra
+        super().save(*args, **kwargs)
+
+    @property
+    def signing_secret(self) -> str:
+        return (self.secrets or {}).get("signing_secret", "")
+
+    def rotate_signing_secret(self) -> str:
+        """A new secret replaces the old at once; returns it (to be shown this once)."""
+        self.secrets = {**(self.secrets or {}), "signing_secret": new_signing_secret()}
+        self.save(update_fields=["secrets"])
+        return self.signing_secret
 
     # The address is checked by its channel (`escalation.channels.check_contact_address`,
     # called by the API serializer and the admin form), not in clean(): a webhook's check
@@ -165,7 +211,7 @@ class Notification(models.Model):
     step_index = models.IntegerField(default=0)
     repeat_index = models.IntegerField(default=0)
     channel = models.CharField(max_length=10)
-    address = models.CharField(max_length=500)
+    address = EncryptedTextField(max_length=500)  # a copy of the method's: as secret
     dedupe_key = models.CharField(max_length=200, unique=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -92,7 +92,7 @@ def _sms_answer(sender: str, body: str) -> str:
         number = phone.e164(sender)
     except BadAddress:
         number = sender
-    methods = list(ContactMethod.objects.filter(kind=ContactMethod.Kind.SMS, address=number, enabled=True)
+    methods = list(ContactMethod.objects.at_address(ContactMethod.Kind.SMS, number).filter(enabled=True)
                    .select_related("user"))
     if not methods:
         return "Vigil: this number is not a contact of anyone in Vigil. Nothing changed."

@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET, require_POST
 
 from escalation import verification
@@ -93,7 +94,7 @@ def preview_line(plan: list[tuple[ContactMethod, int]]) -> str:
     return ", ".join(parts)
 
 
-def _page(request, *, add_form=None, rule_form=None, status=200):
+def _page(request, *, add_form=None, rule_form=None, status=200, new_secret=None):
     user = request.user
     now = timezone.now()
     methods = list(ContactMethod.objects.filter(user=user).order_by("id"))
@@ -119,9 +120,19 @@ def _page(request, *, add_form=None, rule_form=None, status=200):
         "rule_form": rule_form or RuleForm(user),
         "code_length": verification.CODE_DIGITS,
         "push_offered": PushChannel.configured(),
+        "new_secret": new_secret,
         **profile_context(user, now),
     }
-    return render(request, "escalation/profile.html", context, status=status)
+    response = render(request, "escalation/profile.html", context, status=status)
+    if new_secret is not None:
+        patch_cache_control(response, no_store=True)  # a secret shown once is not kept by the browser
+    return response
+
+
+def _show_signing_secret(request, method: ContactMethod):
+    """The page itself, not a redirect: a secret put in a message would sit in the
+    session store, and it is shown this once."""
+    return _page(request, new_secret={"where": shown(method), "value": method.signing_secret})
 
 
 @login_required
@@ -157,6 +168,8 @@ def add_method(request):
     outcome = verification.do_send_verification_code(method.pk, request.user)
     _say_sent(request, outcome, f"We sent a {verification.CODE_DIGITS}-digit code to {shown(method)}: "
                                 "enter it below to start receiving pages there.")
+    if method.signing_secret:
+        return _show_signing_secret(request, method)
     return redirect("profile")
 
 
@@ -197,6 +210,18 @@ def test_method(request, pk: int):
     outcome = verification.do_send_test_message(method)
     _say_sent(request, outcome, f"Test page delivered to {shown(method)} ({kind_label(method.kind)}).")
     return redirect("profile")
+
+
+@login_required
+@require_POST
+def rotate_signing_secret(request, pk: int):
+    method = _my_method(request, pk)
+    if method.kind != ContactMethod.Kind.WEBHOOK:
+        messages.error(request, "Only outgoing webhooks are signed.")
+        return redirect("profile")
+    method.rotate_signing_secret()
+    messages.success(request, f"{shown(method)} has a new signing secret; the old one no longer verifies.")
+    return _show_signing_secret(request, method)
 
 
 @login_required

@@ -165,8 +165,8 @@ def subscribe(request):
     endpoint = subscription["endpoint"]
     secrets = {"p256dh": subscription["p256dh"], "auth": subscription["auth"]}
     with transaction.atomic():
-        same_browser = ContactMethod.objects.select_for_update().filter(
-            kind=ContactMethod.Kind.PUSH, address=endpoint)
+        same_browser = ContactMethod.objects.select_for_update().at_address(
+            ContactMethod.Kind.PUSH, endpoint)
         # One browser, one person: whoever subscribed it last gets its pages.
         same_browser.exclude(user=request.user).update(enabled=False, disabled_reason=TAKEN_OVER)
         method = same_browser.filter(user=request.user).first()
@@ -203,7 +203,7 @@ def renew(request):
     endpoint = old.get("endpoint") if isinstance(old.get("endpoint"), str) else ""
     old_keys = old.get("keys") if isinstance(old.get("keys"), dict) else {}
     presented = old_keys.get("auth") if isinstance(old_keys.get("auth"), str) else ""
-    method = next((m for m in ContactMethod.objects.filter(kind=ContactMethod.Kind.PUSH, address=endpoint)
+    method = next((m for m in ContactMethod.objects.at_address(ContactMethod.Kind.PUSH, endpoint)
                    if presented and hmac.compare_digest(presented, (m.secrets or {}).get("auth", ""))), None)
     if method is None:
         return _error(403, "This is not a subscription Vigil knows.")

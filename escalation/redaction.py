@@ -3,7 +3,9 @@ logs). A leaf: the models and the channels both use it.
 
 Some addresses are credentials themselves: a Web Push endpoint is a capability (whoever
 holds it can push to that browser), an ntfy topic on a server without access control is
-its own password, and an apprise URL carries the provider's tokens (`tgram://bottoken/...`).
+its own password, an apprise URL carries the provider's tokens (`tgram://bottoken/...`),
+and an outgoing webhook's URL often is its own credential (Slack's and Teams' incoming
+webhooks: whoever has the URL can post).
 Those are shown as their scheme and, where the URL names a server, that server only."""
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 #: Kinds whose address must never be shown whole.
-SECRET_ADDRESS_KINDS = frozenset({"push", "ntfy", "apprise"})
+SECRET_ADDRESS_KINDS = frozenset({"push", "ntfy", "apprise", "webhook"})
 
 #: apprise schemes whose host part is a server the user chose; in every other apprise
 #: scheme the "host" is a token or an id (`tgram://bottoken/chat`, `discord://id/token`).

@@ -90,7 +90,7 @@ def vigil_user_for(slack_user: str):
     method with that member ID) first, else the one user whose email is the one Slack
     reports for the member. Ambiguous matches map to nobody."""
     User = get_user_model()
-    linked = set(ContactMethod.objects.filter(kind=ContactMethod.Kind.SLACK, address=slack_user)
+    linked = set(ContactMethod.objects.at_address(ContactMethod.Kind.SLACK, slack_user)
                  .values_list("user_id", flat=True))
     if len(linked) == 1:
         return User.objects.get(pk=linked.pop())

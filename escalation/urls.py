@@ -14,6 +14,8 @@ urlpatterns = [
     path("profile/methods/<int:pk>/send-code/", profile.send_code, name="profile-method-send-code"),
     path("profile/methods/<int:pk>/verify/", profile.verify_method, name="profile-method-verify"),
     path("profile/methods/<int:pk>/test/", profile.test_method, name="profile-method-test"),
+    path("profile/methods/<int:pk>/rotate-secret/", profile.rotate_signing_secret,
+         name="profile-method-rotate-secret"),
     path("profile/methods/<int:pk>/enable/", profile.enable_method, name="profile-method-enable"),
     path("profile/methods/<int:pk>/delete/", profile.delete_method, name="profile-method-delete"),
     path("profile/rules/new/", profile.add_rule, name="profile-rule-add"),

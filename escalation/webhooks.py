@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -115,6 +116,18 @@ def _pinned_request(checked: CheckedURL, body: dict | None, headers: dict | None
     )
 
 
+def _run(coroutine):
+    """asyncio.run, which refuses to start inside a running event loop: a caller already in
+    one (a host that runs an async loop in this thread, as Playwright's sync API does in the
+    browser tests) gets the send on a short-lived thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 async def _post(request: httpx.Request) -> int:
     async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
         response = await client.send(request, stream=True)
@@ -134,17 +147,21 @@ def post(url: str, *, json: dict | None = None, content: bytes | None = None,
     try:
         # A total deadline, not per-read timeouts: a target that trickles bytes must not
         # hold a worker longer than this.
-        return asyncio.run(asyncio.wait_for(_post(request), timeout=deadline))
+        return _run(asyncio.wait_for(_post(request), timeout=deadline))
     except TimeoutError:
         raise WebhookError(f"no answer within {deadline:g} s") from None
     except httpx.HTTPError as exc:
         raise WebhookError(f"{type(exc).__name__}: {exc}") from None
 
 
-def post_json(url: str, body: dict, headers: dict | None = None) -> int:
-    """POST `body` to a checked, pinned address within one total deadline. Raises UnsafeURL
-    or WebhookError; returns the 2xx status code."""
-    status = post(url, json=body, headers=headers)
+def post_bytes(url: str, content: bytes, headers: dict) -> int:
+    """POST JSON already serialised (a signature covers these exact bytes) to a checked,
+    pinned address within one total deadline. Raises UnsafeURL or WebhookError; returns the
+    2xx status code."""
+    return check_status(post(url, content=content, headers={"Content-Type": "application/json", **headers}))
+
+
+def check_status(status: int) -> int:
     if 300 <= status < 400:
         raise WebhookError(f"HTTP {status}: redirects are not followed")
     if not 200 <= status < 300:

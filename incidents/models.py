@@ -220,6 +220,8 @@ class Event(models.Model):
     normalized = models.JSONField(default=dict, blank=True)
     raw = models.TextField(blank=True, help_text="The body as received.")
     client_ip = models.GenericIPAddressField(null=True, blank=True)
+    # The sender's User-Agent (cut to 200), so revoking a key can say who still uses it.
+    user_agent = models.CharField(max_length=200, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     suppressed_by = models.ForeignKey(
         "incidents.SuppressionRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

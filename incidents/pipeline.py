@@ -70,6 +70,7 @@ def apply_event(
     client_ip: str | None = None,
     body_text: str | None = None,
     request_id: uuid.UUID | None = None,
+    user_agent: str = "",
 ) -> Outcome:
     """Apply one normalised event and log it; committed before this returns.
 
@@ -101,7 +102,7 @@ def apply_event(
     with transaction.atomic():
         outcome = _apply(key, event, flap)  # 3, 4, 5
         outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip,  # 6
-                                body_text=body_text, request_id=request_id)
+                                body_text=body_text, request_id=request_id, user_agent=user_agent)
         if outcome.starts_escalation:  # 7
             dispatch.on_commit_advance_escalation(outcome.incident_id)
     # 8: after the commit, so the change is counted only once it happened; a failure was
@@ -112,7 +113,8 @@ def apply_event(
 
 
 def _log(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, *, format: str,
-         client_ip: str | None, body_text: str | None, request_id: uuid.UUID | None) -> int:
+         client_ip: str | None, body_text: str | None, request_id: uuid.UUID | None,
+         user_agent: str = "") -> int:
     return Event.objects.create(
         integration_key=key,
         incident_id=outcome.incident_id,
@@ -127,12 +129,14 @@ def _log(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, *, forma
         normalized=event.to_log(),
         raw=raw_text(event, body_text),
         client_ip=client_ip,
+        user_agent=user_agent[:200],
         suppressed_by_id=outcome.suppressed_by,
         request_id=request_id,
     ).pk
 
 
-def log_rejected(key: IntegrationKey, *, format: str, errors: list[str], raw: str, client_ip: str | None) -> int:
+def log_rejected(key: IntegrationKey, *, format: str, errors: list[str], raw: str, client_ip: str | None,
+                 user_agent: str = "") -> int:
     """A request that passed authentication but failed validation still leaves a row, so
     the key's page can show why a sender's alerts are not arriving. Nothing else is written."""
     return Event.objects.create(
@@ -143,6 +147,7 @@ def log_rejected(key: IntegrationKey, *, format: str, errors: list[str], raw: st
         reason="; ".join(errors)[:500],
         raw=raw,
         client_ip=client_ip,
+        user_agent=user_agent[:200],
     ).pk
 
 

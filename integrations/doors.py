@@ -171,7 +171,8 @@ class Door(APIView):
         return self.spec.parse(body)
 
     def apply_events(
-        self, integration: IntegrationKey, events: list[NormalizedEvent], *, ip: str, body_text: str
+        self, integration: IntegrationKey, events: list[NormalizedEvent], *, ip: str, body_text: str,
+        user_agent: str = "",
     ) -> list[Outcome]:
         if self.spec.records_changes:
             for event in events:
@@ -182,6 +183,7 @@ class Door(APIView):
             apply_event(
                 integration, event, format=self.spec.slug, client_ip=ip,
                 body_text=body_text if single else None, request_id=self.stored_request_id,
+                user_agent=user_agent,
             )
             for event in events
         ]
@@ -233,6 +235,9 @@ class Door(APIView):
         ip = client_ip(request._request)
         # The query string's parameters first: a path parameter of the same name wins.
         params = {**request._request.GET.dict(), **path_params}
+        # Who sent it, for the key's revoke page; a header already read, no query. NUL
+        # cannot be stored in PostgreSQL text.
+        agent = request.headers.get("User-Agent", "").replace("\x00", "")[:200]
         try:
             events = self.parse_events(body, integration, params)
             if key_in_body:
@@ -243,7 +248,7 @@ class Door(APIView):
                 return self.rate_limited_response(verdict.retry_after)
             log_rejected(integration, format=spec.slug,
                          errors=hide_in(exc.errors, presented) if key_in_body else exc.errors,
-                         raw=raw.decode("utf-8", errors="replace"), client_ip=ip)
+                         raw=raw.decode("utf-8", errors="replace"), client_ip=ip, user_agent=agent)
             return self.respond(error_body(exc.errors), spec.invalid_status)
 
         if not (events and all(e.is_closing for e in events)):
@@ -251,7 +256,8 @@ class Door(APIView):
             if verdict.limited:
                 return self.rate_limited_response(verdict.retry_after)
 
-        outcomes = self.apply_events(integration, events, ip=ip, body_text=raw.decode("utf-8", errors="replace"))
+        outcomes = self.apply_events(integration, events, ip=ip, body_text=raw.decode("utf-8", errors="replace"),
+                                     user_agent=agent)
         self.touch(integration)
         ok_body = self.door_path.ok_body or spec.ok_body
         return self.respond(ok_body(outcomes), spec.ok_status)

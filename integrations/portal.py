@@ -7,14 +7,18 @@ with `Cache-Control: no-store`; afterwards only its display prefix is shown."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from escalation.models import EscalationPolicy
 from incidents.models import Event
@@ -24,6 +28,8 @@ from integrations.snippets import door_snippets
 from oncall.permissions import is_team_admin, shared_or_visible, teams_administered_by
 
 RECENT_EVENTS = 50
+SENDERS_WINDOW = timedelta(hours=24)
+MAX_SENDERS = 50
 
 
 class NewKeyForm(forms.Form):
@@ -134,11 +140,31 @@ def rotate_key(request, pk: int):
     return _show_new_key(request, new_key, raw, rotated_from=key)
 
 
+def recent_senders(key: IntegrationKey, now=None) -> list[dict]:
+    """Who used `key` in the last 24 h: one row per (address, User-Agent, door) with how
+    many events and when last, newest first. Read from the event log, which every door
+    writes (accepted, refused by a rule, or rejected as malformed)."""
+    since = (now or timezone.now()) - SENDERS_WINDOW
+    return list(
+        Event.objects.filter(integration_key=key, received_at__gte=since)
+        .values("client_ip", "user_agent", "format")
+        .annotate(count=Count("id"), last_seen=Max("received_at"))
+        .order_by("-last_seen", "client_ip", "user_agent", "format")[:MAX_SENDERS]
+    )
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def revoke_key(request, pk: int):
+    """GET asks for confirmation, naming the senders that would be refused; POST revokes."""
     key = _key_or_404(request.user, pk)
     _require_admin(request.user, key)
+    if request.method == "GET":
+        if not key.is_active:
+            return redirect("integration-detail", pk=key.pk)
+        return render(request, "integrations/key_revoke.html", {
+            "section": "integrations", "key": key, "senders": recent_senders(key), "max_senders": MAX_SENDERS,
+        })
     if key.is_active:
         key.revoke()
         messages.success(request, f"Key {key.name} ({key.key_prefix}…) revoked: senders using it are now refused.")

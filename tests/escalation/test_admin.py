@@ -48,4 +48,4 @@ def test_an_unsafe_webhook_is_refused_by_the_admin_form(admin_client, people):
     })
     assert response.status_code == 200  # the form again, with the error
     assert b"non-public address" in response.content
-    assert not ContactMethod.objects.filter(address="http://169.254.169.254/").exists()
+    assert not ContactMethod.objects.at_address("webhook", "http://169.254.169.254/").exists()

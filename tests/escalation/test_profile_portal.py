@@ -118,7 +118,7 @@ def test_a_bad_address_is_refused_with_the_channels_reason(web, responder, setti
 
 
 def test_what_a_person_typed_is_escaped(web, responder):
-    ContactMethod.objects.create(user=responder, kind="webhook", address='https://example.com/"><script>x</script>')
+    ContactMethod.objects.create(user=responder, kind="email", address='"><script>x</script>@example.com')
     page = web.get("/profile/").content.decode()
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
 
@@ -143,7 +143,7 @@ def test_rules_per_urgency_and_the_preview_line(web, responder):
         ("high", 0), ("high", 2), ("low", 10)]
     page = web.get("/profile/").content.decode()
     assert ("A critical or error page: Email (rita@example.com) now, "
-            "Outgoing webhook (https://hooks.example.com/r) at +2 min") in page
+            "Outgoing webhook (https://hooks.example.com/…) at +2 min") in page
     assert "A warning or info page: Email (rita@example.com) at +10 min" in page
     rule = NotificationRule.objects.get(user=responder, delay_minutes=10)
     web.post(f"/profile/rules/{rule.pk}/delete/")

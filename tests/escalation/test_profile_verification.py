@@ -46,7 +46,7 @@ def web(rita):
 def add_email(web, address="rita.pager@example.com"):
     response = web.post("/profile/methods/new/", {"kind": "email", "address": address})
     assert response.status_code == 302, response.content.decode()
-    return ContactMethod.objects.get(address=address)
+    return ContactMethod.objects.at_address("email", address).get()
 
 
 # --- send_message ---------------------------------------------------------------------------

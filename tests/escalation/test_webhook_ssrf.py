@@ -54,7 +54,7 @@ def test_an_unsafe_webhook_url_is_refused_at_save_through_the_api(url, people):
     response = client.post("/api/v1/contact-methods/", {"kind": "webhook", "address": url}, format="json")
     assert response.status_code == 400, response.json()
     assert "address" in response.json()
-    assert not ContactMethod.objects.filter(address=url).exists()
+    assert not ContactMethod.objects.at_address("webhook", url).exists()
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1/", "http://localhost:8080/", "gopher://x/"])

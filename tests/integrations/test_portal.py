@@ -1,6 +1,8 @@
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from incidents.models import Event
 from integrations import keys
@@ -119,3 +121,48 @@ def test_key_page_lists_recent_events_with_outcomes_including_rejected_and_test(
     assert "Test" in page and "nobody paged" in page
     assert raw_key not in page  # the body kept for a rejected event has the key replaced
 
+
+
+# --- revoking asks first, naming who still sends (issue 12 item 9) -------------------------
+
+
+def send_v2(api, raw: str, agent: str):
+    body = {"routing_key": raw, "event_action": "trigger", "dedup_key": "x",
+            "payload": {"summary": "s", "severity": "info", "source": "t"}}
+    return api.post("/v2/enqueue", body, format="json", HTTP_USER_AGENT=agent)
+
+
+def test_the_revoke_page_lists_the_last_days_senders_escaped_and_revokes_nothing(
+        client_of, team_admin, key, raw_key, api, sender_ip):
+    hostile = '<img src=x onerror=alert(1)>"curl/8'
+    assert send_v2(api, raw_key, hostile).status_code == 202
+    assert send_v2(api, raw_key, hostile).status_code == 202
+    Event.objects.create(integration_key=key, format="grafana", action="trigger", outcome="created",
+                         client_ip="192.0.2.9", user_agent="Grafana/9", received_at=timezone.now() - timedelta(hours=25))
+    page = client_of(team_admin).get(f"/integrations/{key.pk}/revoke/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;&quot;curl/8" in html
+    assert sender_ip in html and "events_v2" in html and "<td>2</td>" in html
+    assert "Grafana/9" not in html  # older than 24 hours
+    key.refresh_from_db()
+    assert key.is_active
+
+
+def test_revoking_needs_the_csrf_token_and_a_responder_can_neither_see_nor_press_it(
+        client_of, team_admin, web, key):
+    assert web.get(f"/integrations/{key.pk}/revoke/").status_code == 403
+    assert web.post(f"/integrations/{key.pk}/revoke/").status_code == 403
+    assert client_of(team_admin, enforce_csrf_checks=True).post(f"/integrations/{key.pk}/revoke/").status_code == 403
+    key.refresh_from_db()
+    assert key.is_active
+    assert client_of(team_admin).post(f"/integrations/{key.pk}/revoke/").status_code == 302
+    key.refresh_from_db()
+    assert not key.is_active
+    # A revoked key's revoke page is its own page again.
+    assert client_of(team_admin).get(f"/integrations/{key.pk}/revoke/").status_code == 302
+
+
+def test_the_event_log_keeps_the_senders_user_agent(api, key, raw_key):
+    assert send_v2(api, raw_key, "Zabbix/7.0 (" + "x" * 300 + ")").status_code == 202
+    assert Event.objects.get(integration_key=key).user_agent == ("Zabbix/7.0 (" + "x" * 300)[:200]
