@@ -17,7 +17,7 @@ from escalation.policy_sentence import describe_policy
 from oncall.models import Rotation, RotationParticipant, Schedule, ScheduleOverride, TeamMembership
 from tests.escalation.conftest import add_step, always_on_call
 from tests.escalation.conftest import responder as person_with_email
-from tests.factories import api_client_for, make_key, make_user
+from tests.factories import api_client_for, make_incident, make_key, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +217,29 @@ def test_the_policy_page_runs_the_same_queries_whatever_the_policy_size(client_o
     with CaptureQueriesContext(connection) as queries:
         assert web.get("/escalation/policies/").status_code == 200
     assert len(queries) <= 12
+
+
+def test_T22_saving_in_the_portal_mid_escalation_does_not_change_the_incident(
+        smtp, clock, tick, committed, client_of, sre, t21_key):
+    """RELIABILITY T22 through the portal: the page says editing never changes an incident
+    already escalating, and the saved edit indeed only reaches new incidents."""
+    admin = make_user("sre-admin", team=sre, role=TeamMembership.Role.ADMIN)
+    dave = person_with_email("dave", team=sre)
+    incident = committed(make_incident, t21_key)
+    assert smtp.take() == ["alice@example.com"]
+    web = client_of(admin)
+    policy_id = t21_key.escalation_policy_id
+    assert "never changes an incident that is already escalating" in web.get(
+        f"/escalation/policies/{policy_id}/").content.decode()
+    response = web.post(f"/escalation/policies/{policy_id}/save/",
+                        editor_post(name="T21", repeat_count=0, steps=[{"delay": 1, "users": [dave.pk]}]))
+    assert response.status_code == 302
+    clock.to(5)
+    tick()
+    assert smtp.take() == ["bob@example.com"]  # the snapshot's step 2, not dave
+    committed(make_incident, t21_key)
+    clock.to(7)
+    tick()
+    assert smtp.take() == ["dave@example.com"]  # a new incident follows the saved policy
+    incident.refresh_from_db()
+    assert len(incident.escalation_snapshot["steps"]) == 3 and incident.escalation_snapshot["repeat_count"] == 1
