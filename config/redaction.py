@@ -26,6 +26,8 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(/api/heartbeat/)" + _PATH_END), r"\1" + MASK),
     (re.compile(r"(?<!/api)(/integration/)" + _PATH_END), r"\1" + MASK),
     (re.compile(r"(/ack/)" + _PATH_END), r"\1" + MASK),
+    # The emailed team invitation link (and a sign-in's `?next=` back to it).
+    (re.compile(r"(?<![\w.~-])(/invitations/)" + _PATH_END), r"\1" + MASK),
     (re.compile(r"/" + _PATH_END + r"(/push-events)"), "/" + MASK + r"\1"),
     # Integration keys anywhere (a body, a header, a message).
     (re.compile(r"\bik_[A-Za-z0-9]{8,}"), "ik_" + MASK),
