@@ -115,7 +115,7 @@ def revoke_invitation(request, slug: str, pk: int):
 def resend_invitation(request, slug: str, pk: int):
     team = team_for(request, slug, admin=True)
     with transaction.atomic():
-        invitation = (TeamInvitation.objects.select_for_update().filter(team=team, pk=pk).pending()
+        invitation = (TeamInvitation.objects.select_for_update(of=("self",)).filter(team=team, pk=pk).pending()
                       .select_related("team", "invited_by").first())
         if invitation is None:
             messages.info(request, "No such pending invitation.")
