@@ -33,12 +33,14 @@ def move_drf_tokens(apps, schema_editor):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT key, user_id, created FROM {DRF_TABLE}")  # noqa: S608 (a constant)
         rows = cursor.fetchall()
-    for raw, user_id, created in rows:
-        token = ApiToken.objects.create(
-            digest=knox_digest(raw), token_key=raw[:KNOX_TOKEN_KEY_LENGTH], user_id=user_id,
-            expiry=expiry, name=MOVED_NAME,
-        )
-        ApiToken.objects.filter(pk=token.pk).update(created=created)  # auto_now_add ignores a value
+    # bulk_create: knox's manager's create() makes a new token; this keeps the old one.
+    ApiToken.objects.bulk_create(
+        ApiToken(digest=knox_digest(raw), token_key=raw[:KNOX_TOKEN_KEY_LENGTH], user_id=user_id,
+                 expiry=expiry, name=MOVED_NAME)
+        for raw, user_id, _ in rows
+    )
+    for raw, _, created in rows:  # auto_now_add ignored the old creation time
+        ApiToken.objects.filter(digest=knox_digest(raw)).update(created=created)
     schema_editor.execute(f"DROP TABLE {DRF_TABLE}")
     schema_editor.execute("DELETE FROM django_migrations WHERE app = %s", ["authtoken"])
 
