@@ -173,3 +173,10 @@ def test_the_migration_moves_drf_raw_tokens_into_digests_and_they_keep_working()
     assert moved.digest == hash_token(old) and old not in str(vars(moved)).replace(old[:15], "")
     assert moved.created < timezone.now() - timedelta(days=300) and moved.expiry > timezone.now()
     assert works(old) == 200
+
+
+@pytest.mark.parametrize("header", ["Token \xff\xfe", "Token " + "a" * 10_000, "Token", "Token a b", "Token \u00e9t\u00e9"])
+def test_a_malformed_token_header_is_401_never_500(db, header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    assert client.get("/api/v1/incidents/").status_code == 401
