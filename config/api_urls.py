@@ -8,6 +8,7 @@ from incidents.api_rules import SuppressionRuleViewSet
 from integrations.api import IntegrationKeyViewSet
 from oncall.api import OnCallViewSet, ScheduleViewSet
 from oncall.api_teams import TeamViewSet
+from oncall.api_tokens import ApiTokenViewSet
 
 router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
@@ -19,5 +20,6 @@ router.register("notification-rules", NotificationRuleViewSet, basename="notific
 router.register("schedules", ScheduleViewSet, basename="schedule")
 router.register("oncall", OnCallViewSet, basename="oncall")
 router.register("suppression-rules", SuppressionRuleViewSet, basename="suppression-rule")
+router.register("api-tokens", ApiTokenViewSet, basename="api-token")
 
 urlpatterns = router.urls

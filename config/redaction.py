@@ -79,6 +79,8 @@ _RULES: list[tuple[re.Pattern[str], object]] = [
     # The signed acknowledge/resolve links and the personal calendar feed.
     (re.compile(_PATH_START + r"(/ack/)" + _SEGMENT), r"\1" + MASK),
     (re.compile(_PATH_START + r"(/oncall/calendar/)[^/\s?#\"'<>]+?(\.ics)"), r"\1" + MASK + r"\2"),
+    # The emailed team invitation link (and a sign-in's `?next=` back to it).
+    (re.compile(_PATH_START + r"(/invitations/)" + _SEGMENT), r"\1" + MASK),
     # Integration keys anywhere (a body, a header, a message), JSON-escaped or not.
     (_KEY, "ik_" + MASK),
     # Credentials in headers: "Authorization: Bearer x", "Token x", "Basic x".

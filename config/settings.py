@@ -65,7 +65,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # REST tokens: django-rest-knox, with our per-device model (oncall.ApiToken) swapped in.
+    "knox",
     "drf_spectacular",
     "django_celery_beat",
     "django_htmx",
@@ -311,7 +312,8 @@ SLACK_TIMEOUT_SECONDS = env_int("SLACK_TIMEOUT_SECONDS", 10)
 # --- REST -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # `Authorization: Token <token>`, as DRF's own scheme: scripts keep their header.
+        "oncall.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -320,6 +322,21 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
 }
+# REST API tokens (oncall/tokens.py): digests only, per device, each with an expiry. A token
+# that never expires is made only on request (`manage.py api_token create --never-expires`).
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 90)
+KNOX_TOKEN_MODEL = "oncall.ApiToken"
+# knox's own migrations would create its (swapped-out, unused) knox_authtoken table, whose
+# foreign key to auth_user then blocks `flush`; without them no knox table is made.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+    "TOKEN_TTL": timedelta(days=API_TOKEN_TTL_DAYS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+# Team invitations (oncall/invitations.py): how long an emailed link can be accepted.
+TEAM_INVITATION_DAYS = env_int("TEAM_INVITATION_DAYS", 7)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Vigil",
     "DESCRIPTION": "Incident hub: ingest doors for alert sources and a REST API for people.",

@@ -15,10 +15,28 @@ from escalation.models import (
     NotificationRule,
 )
 from escalation.redaction import shown_address
+from oncall.membership import non_members
+
+
+class StepFormSet(forms.BaseInlineFormSet):
+    """The people a team's policy pages must be members of that team (RELIABILITY T45)."""
+
+    def clean(self):
+        super().clean()
+        team = self.instance.team
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or form.cleaned_data.get("DELETE"):
+                continue
+            users = form.cleaned_data.get("users") or []
+            strangers = non_members(team, [user.pk for user in users])
+            if strangers:
+                names = ", ".join(user.get_username() for user in users if user.pk in strangers)
+                form.add_error("users", f"Not members of the team {team.name}: {names}. Invite them to the team first.")
 
 
 class EscalationStepInline(admin.StackedInline):
     model = EscalationStep
+    formset = StepFormSet
     extra = 0
     fields = ["order", "delay_minutes", "users", "schedules", "teams"]
     filter_horizontal = ["users", "schedules", "teams"]

@@ -3,7 +3,9 @@
 
 Policies: members read their teams' policies and the shared (team-less) ones; team admins
 write; shared ones are the superusers'. A step may only name people, schedules and teams
-the requesting user can see, so a policy can neither page nor probe a stranger. Editing a
+the requesting user can see, so a policy can neither page nor probe a stranger; and the
+people a team's policy pages must be members of that team (RELIABILITY T45): someone from
+another team joins by invitation first. Editing a
 policy never changes an incident already escalating: it follows its snapshot."""
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from escalation.channels import check_contact_address
 from escalation.models import ContactMethod, EscalationPolicy, EscalationStep, NotificationRule
 from escalation.redaction import shown_address
 from oncall.fields import TeamField
+from oncall.membership import non_members
 from oncall.models import Schedule, Team
 from oncall.permissions import IsTeamAdminOrReadOnly, require_team_admin, shared_or_visible
 
@@ -85,6 +88,20 @@ class PolicySerializer(serializers.ModelSerializer):
         team = attrs.get("team", getattr(self.instance, "team", None))
         if self.instance is None and team is None and not user.is_superuser:
             raise serializers.ValidationError({"team": "Give the team this policy belongs to."})
+        if "steps" in attrs:
+            people = {person.pk for step in attrs["steps"] for person in step.get("users", [])}
+        elif self.instance is not None and "team" in attrs:
+            # A policy moved to another team keeps its steps: their people must be members there too.
+            people = set(EscalationStep.users.through.objects.filter(escalationstep__policy=self.instance)
+                         .values_list("user_id", flat=True))
+        else:
+            people = set()
+        strangers = non_members(team, people)
+        if strangers:
+            raise serializers.ValidationError({"steps": [
+                f"User {pk} is not a member of the policy's team; invite them to the team first."
+                for pk in strangers
+            ]})
         return attrs
 
     @transaction.atomic

@@ -1,7 +1,12 @@
 """`/api/v1/teams/`: teams and their members with roles.
 
 Everyone sees the teams they belong to (superusers: all; another team is a 404). Superusers
-create and delete teams; team admins rename their team and add, re-role or remove members."""
+create and delete teams; team admins rename their team, invite people by email, re-role
+and remove members. A team admin never adds a person directly, and no answer to them says
+whether a user id, name or email exists (RELIABILITY T45): `POST .../members/` with an
+email always answers the same 202 (the invitee joins by accepting the mailed link), and a
+`user` that is not already a member always gets the same 400. Superusers may still add a
+user by id or name."""
 
 from __future__ import annotations
 
@@ -16,8 +21,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.response import Response
 
-from oncall.models import Team, TeamMembership
-from oncall.permissions import IsTeamAdminOrReadOnly
+from oncall import invitations, membership
+from oncall.models import Team, TeamInvitation, TeamMembership
+from oncall.permissions import IsTeamAdminOrReadOnly, require_team_admin
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -50,20 +56,39 @@ class TeamSerializer(serializers.ModelSerializer):
 
 
 class MemberWriteSerializer(serializers.Serializer):
-    user = serializers.CharField(help_text="User name or numeric user id.")
+    email = serializers.EmailField(required=False, help_text="Invite this address (the invitee accepts by mail).")
+    user = serializers.CharField(
+        required=False,
+        help_text="User name or numeric id of a current member (role change); superusers: of anyone (add).",
+    )
     role = serializers.ChoiceField(choices=TeamMembership.Role.choices, default=TeamMembership.Role.RESPONDER)
 
-    def validate_user(self, value):
-        User = get_user_model()
-        lookup = {"pk": int(value)} if value.isdecimal() else {User.USERNAME_FIELD: value}
-        user = User.objects.filter(is_active=True, **lookup).first()
-        if user is None:
-            raise serializers.ValidationError("No active user with this name or id.")
-        return user
+    def validate(self, attrs):
+        if ("email" in attrs) == ("user" in attrs):
+            raise serializers.ValidationError(
+                {"email": "Give either `email` (an invitation) or `user` (a current member's role)."}
+            )
+        return attrs
 
 
-def keeps_an_admin(team: Team, without_user_id: int) -> bool:
-    return team.memberships.filter(role=TeamMembership.Role.ADMIN).exclude(user_id=without_user_id).exists()
+# The one answer to every invitation, whoever the address belongs to (or nobody).
+INVITED_DETAIL = "Invitation sent. The person joins the team when they accept it from the email."
+NOT_A_MEMBER = "Not a member of this team. Invite people by email: {\"email\": ..., \"role\": ...}."
+
+
+def find_user(value: str, among=None):
+    User = get_user_model()
+    lookup = {"pk": int(value)} if value.isdecimal() else {User.USERNAME_FIELD: value}
+    people = User.objects.filter(is_active=True) if among is None else among
+    return people.filter(**lookup).first()
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    invited_by = serializers.CharField(source="invited_by.get_username", read_only=True, default=None)
+
+    class Meta:
+        model = TeamInvitation
+        fields = ["id", "email", "role", "invited_by", "created_at", "expires_at", "send_error"]
 
 
 class TeamInUse(APIException):
@@ -110,43 +135,78 @@ class TeamViewSet(viewsets.ModelViewSet):
         except ProtectedError:  # raised before anything is deleted
             raise TeamInUse() from None
 
-    @extend_schema(request=MemberWriteSerializer, responses={200: MemberSerializer(many=True), 201: MemberSerializer})
+    @extend_schema(request=MemberWriteSerializer,
+                   responses={200: MemberSerializer(many=True), 201: MemberSerializer, 202: None})
     @action(detail=True, methods=["get", "post"])
     def members(self, request, pk=None):
-        """GET: the members and their roles. POST {user, role}: add a member or change a role."""
+        """GET: the members and their roles. POST {email, role}: invite (202, the same answer
+        for every address). POST {user, role}: change a current member's role; superusers
+        may also add anyone this way."""
         team = self.get_object()
         if request.method == "GET":
             return Response(MemberSerializer(team.memberships.all(), many=True).data)
         write = MemberWriteSerializer(data=request.data)
         write.is_valid(raise_exception=True)
-        user, role = write.validated_data["user"], write.validated_data["role"]
+        role = write.validated_data["role"]
+        if "email" in write.validated_data:
+            return self.invite(team, write.validated_data["email"], role)
+        value = write.validated_data["user"]
+        if request.user.is_superuser:
+            user = find_user(value)
+            if user is None:
+                raise serializers.ValidationError({"user": "No active user with this name or id."})
+        else:
+            # Only people already in the team: no answer tells a stranger's id from a free one.
+            user = find_user(value, among=get_user_model().objects.filter(team_memberships__team=team))
+            if user is None:
+                raise serializers.ValidationError({"user": NOT_A_MEMBER})
         with transaction.atomic():
-            membership = (
-                TeamMembership.objects.select_for_update().filter(team=team, user=user).first()
-            )
-            if membership is None:
-                membership = TeamMembership.objects.create(team=team, user=user, role=role)
-                return Response(MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
-            if role != TeamMembership.Role.ADMIN:
-                self.refuse_leaving_no_admin(team, user.pk)
-            membership.role = role
-            membership.save(update_fields=["role"])
-        return Response(MemberSerializer(membership).data)
+            if not TeamMembership.objects.select_for_update().filter(team=team, user=user).exists():
+                created = TeamMembership.objects.create(team=team, user=user, role=role)
+                return Response(MemberSerializer(created).data, status=status.HTTP_201_CREATED)
+            try:
+                changed = membership.do_set_role(team, user.pk, role, request.user)
+            except membership.MembershipRefused as refused:
+                raise serializers.ValidationError({"role": str(refused)}) from None
+        return Response(MemberSerializer(changed).data)
+
+    def invite(self, team: Team, email: str, role: str) -> Response:
+        try:
+            invitations.check_can_invite(team)
+        except invitations.InvitationRefused as refused:
+            raise serializers.ValidationError({"email": refused.reason}) from None
+        with transaction.atomic():
+            invitation, raw = invitations.do_invite(team, email, role, self.request.user)
+        invitations.send_invitation(invitation, raw)
+        body = {"detail": INVITED_DETAIL, "email": invitation.email, "role": role}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: InvitationSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def invitations(self, request, pk=None):
+        """Pending invitations (team admins)."""
+        team = self.get_object()
+        require_team_admin(request.user, team)
+        pending = TeamInvitation.objects.filter(team=team).pending().select_related("invited_by")
+        return Response(InvitationSerializer(pending, many=True).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"invitations/(?P<invitation_id>\d+)")
+    def revoke_invitation(self, request, pk=None, invitation_id=None):
+        team = self.get_object()
+        require_team_admin(request.user, team)
+        if not invitations.do_revoke(team, int(invitation_id)):
+            return Response({"detail": "No such pending invitation."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"members/(?P<user_id>\d+)")
     def remove_member(self, request, pk=None, user_id=None):
         team = self.get_object()
-        with transaction.atomic():
-            membership = get_object_or_404(
-                TeamMembership.objects.select_for_update(), team=team, user_id=int(user_id)
-            )
-            if membership.role == TeamMembership.Role.ADMIN:
-                self.refuse_leaving_no_admin(team, membership.user_id)
-            membership.delete()
+        try:
+            removed = membership.do_remove(team, int(user_id), request.user)
+        except membership.MembershipRefused as refused:
+            raise serializers.ValidationError({"role": str(refused)}) from None
+        if not removed:
+            return Response({"detail": "Not a member of this team."}, status=status.HTTP_404_NOT_FOUND)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def refuse_leaving_no_admin(self, team: Team, user_id: int) -> None:
-        # A team without an admin could only be managed by superusers again.
-        if not self.request.user.is_superuser and not keeps_an_admin(team, user_id):
-            raise serializers.ValidationError({"role": "A team keeps at least one admin."})

@@ -6,6 +6,9 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
+from knox.models import AbstractAuthToken
+from knox.settings import CONSTANTS
 
 
 def validate_timezone(value: str) -> None:
@@ -214,3 +217,60 @@ class UserProfile(models.Model):
 def time_zone_of(user) -> str:
     """The zone `user` reads times in (their Profile), else the site's."""
     return UserProfile.objects.filter(user=user).values_list("time_zone", flat=True).first() or settings.TIME_ZONE
+
+
+class TeamInvitationQuerySet(models.QuerySet):
+    def pending(self, now=None):
+        """Neither accepted, revoked nor expired: the invitee can still accept."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True,
+                           expires_at__gt=now or timezone.now())
+
+
+class TeamInvitation(models.Model):
+    """A team admin's invitation of an email address. Membership only follows when the
+    person who reads that mailbox signs in (or signs up) with that address and presses
+    Accept, so naming someone never adds them. The link's token is stored as its SHA-256
+    digest only (`oncall.invitations`)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(help_text="Stored lower-cased; matched without regard to case.")
+    role = models.CharField(max_length=20, choices=TeamMembership.Role.choices,
+                            default=TeamMembership.Role.RESPONDER)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    token_digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Why the last mail could not be sent (SMTP refused, timed out); shown to the team's
+    # admins, who can send a new link.
+    send_error = models.CharField(max_length=300, blank=True)
+
+    objects = TeamInvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["team", "accepted_at", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.team} ({self.role})"
+
+
+class ApiToken(AbstractAuthToken):
+    """One REST API token of one person for one device or script (django-rest-knox's token,
+    swapped in by KNOX_TOKEN_MODEL): only the SHA-512 digest and the first 15 characters
+    (knox's lookup key) are stored. An id of its own so a token can be named in a URL
+    without its digest."""
+
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=CONSTANTS.DIGEST_LENGTH, unique=True)
+    name = models.CharField(max_length=100, help_text="Which device or script uses it.")
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.user}"

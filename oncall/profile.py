@@ -2,9 +2,9 @@
 shifts, and their REST API token. The page itself is `escalation.profile` (contact methods
 and rules are escalation's); it asks `profile_context` for these.
 
-The REST token is DRF's authtoken as it is today: one per person, stored as is. Issue 12
-moves tokens to hashed, expiring ones; until then the token is shown once, here, and only
-its first characters afterwards."""
+REST tokens (`oncall.tokens`): one per device or script, each named and with an expiry,
+stored as a digest; a new token is shown once, on the answer that creates it, and
+afterwards by its name and first characters."""
 
 from __future__ import annotations
 
@@ -18,20 +18,32 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
-from rest_framework.authtoken.models import Token
 
+from oncall import tokens
 from oncall.models import UserProfile, time_zone_of
 from oncall.schedule import upcoming_shifts
 
 # The session remembers the viewer's zone, so the middleware reads it without a query.
 TIME_ZONE_SESSION_KEY = "vigil_time_zone"
 SHIFTS_AHEAD = timedelta(days=28)
-TOKEN_PREFIX_LENGTH = 6
+# The expiries the Profile page offers; a token that never expires is the command's only.
+TOKEN_EXPIRY_DAYS = (7, 30, 90, 365)
 
 
 @cache
 def time_zone_names() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, label="Device or script", help_text="e.g. laptop, backup cron")
+    expires_in_days = forms.TypedChoiceField(coerce=int, label="Expires after")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        days = sorted({*TOKEN_EXPIRY_DAYS, tokens.default_ttl_days()})
+        self.fields["expires_in_days"].choices = [(d, f"{d} days") for d in days]
+        self.fields["expires_in_days"].initial = tokens.default_ttl_days()
 
 
 class TimeZoneForm(forms.Form):
@@ -67,9 +79,11 @@ def profile_context(user, now: datetime) -> dict:
         "my_shifts": my_shifts(user, now),
         "shifts_ahead_days": SHIFTS_AHEAD.days,
         "tokens": [
-            {"prefix": token.key[:TOKEN_PREFIX_LENGTH], "created": token.created}
-            for token in Token.objects.filter(user=user)
+            {"id": token.pk, "name": token.name, "prefix": tokens.shown_prefix(token),
+             "created": token.created, "expiry": token.expiry}
+            for token in tokens.live_tokens(user)
         ],
+        "token_form": TokenForm(),
     }
 
 
@@ -91,21 +105,28 @@ def set_time_zone(request):
 @login_required
 @require_POST
 def create_token(request):
-    """A new REST token, shown on this answer only. DRF keeps one per person, so a new one
-    replaces the old (which stops working at once)."""
-    replaced = Token.objects.filter(user=request.user).delete()[0] > 0
-    token = Token.objects.create(user=request.user)
+    """A new token for one device or script, shown on this answer only. Other tokens keep
+    working."""
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Name the device or script and pick an expiry from the list.")
+        return redirect("profile")
+    try:
+        token, raw = tokens.create_token(request.user, form.cleaned_data["name"],
+                                         ttl_days=form.cleaned_data["expires_in_days"])
+    except tokens.TokenRefused as refused:
+        messages.error(request, str(refused))
+        return redirect("profile")
     return render(request, "oncall/token_created.html", {
-        "section": "profile", "raw_token": token.key, "replaced": replaced,
+        "section": "profile", "raw_token": raw, "token": token,
     })
 
 
 @login_required
 @require_POST
-def revoke_token(request):
-    deleted = Token.objects.filter(user=request.user).delete()[0]
-    if deleted:
-        messages.success(request, "Your REST API token was revoked; it no longer works.")
+def revoke_token(request, pk: int):
+    if tokens.revoke_token(request.user, pk):
+        messages.success(request, "The token was revoked; it no longer works.")
     else:
-        messages.info(request, "You had no REST API token.")
+        messages.info(request, "No such token of yours.")
     return redirect("profile")

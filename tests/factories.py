@@ -59,11 +59,16 @@ def make_incident(key: IntegrationKey, dedup_key=None, **event_fields):
 
 
 def api_client_for(user, **client_options):
-    """An APIClient that sends the user's REST token (`Authorization: Token ...`), as a script does."""
-    from rest_framework.authtoken.models import Token
+    """An APIClient that sends a REST token of the user's (`Authorization: Token ...`), as a script does."""
     from rest_framework.test import APIClient
 
-    token, _ = Token.objects.get_or_create(user=user)
     client = APIClient(**client_options)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {make_api_token(user)}")
     return client
+
+
+def make_api_token(user, name="tests") -> str:
+    """A new REST token of the user's (knox digest row); the raw token."""
+    from oncall.tokens import create_token
+
+    return create_token(user, name)[1]

@@ -3,7 +3,7 @@ rules, and the read-only notification record."""
 
 import pytest
 
-from escalation.models import ContactMethod, Notification
+from escalation.models import ContactMethod, EscalationPolicy, Notification
 from tests.factories import make_incident, make_user
 
 pytestmark = pytest.mark.django_db
@@ -49,3 +49,18 @@ def test_an_unsafe_webhook_is_refused_by_the_admin_form(admin_client, people):
     assert response.status_code == 200  # the form again, with the error
     assert b"non-public address" in response.content
     assert not ContactMethod.objects.at_address("webhook", "http://169.254.169.254/").exists()
+
+
+def test_t45_the_admin_refuses_a_step_paging_a_non_member(admin_client, sre, people):
+    stranger = make_user("stranger")
+    form = {
+        "name": "Admin-made", "team": sre.pk, "repeat_count": 0, "repeat_delay_minutes": 15, "description": "",
+        "steps-TOTAL_FORMS": "1", "steps-INITIAL_FORMS": "0", "steps-MIN_NUM_FORMS": "0", "steps-MAX_NUM_FORMS": "1000",
+        "steps-0-order": "0", "steps-0-delay_minutes": "0", "steps-0-users": [str(stranger.pk)],
+    }
+    response = admin_client.post("/admin/escalation/escalationpolicy/add/", form)
+    assert response.status_code == 200 and b"Not members of the team SRE on call: stranger" in response.content
+    assert not EscalationPolicy.objects.filter(name="Admin-made").exists()
+    form["steps-0-users"] = [str(people["alice"].pk)]
+    assert admin_client.post("/admin/escalation/escalationpolicy/add/", form).status_code == 302
+    assert EscalationPolicy.objects.get(name="Admin-made").steps.get().users.get() == people["alice"]

@@ -103,3 +103,26 @@ def test_contact_methods_and_rules_are_the_users_own(people):
                     format="json").status_code == 400
     assert [m["address"] for m in bob.get("/api/v1/contact-methods/").json()["results"]] == ["bob@example.com"]
     assert ContactMethod.objects.filter(user=people["alice"]).count() == 2
+
+
+def test_t45_a_policy_pages_only_members_of_its_team(admin, outsider, people, schedule, sre):
+    """T45: another team's admin, made visible to this admin through a second shared team,
+    is still not a member of the policy's team: refused, at create, at update and when the
+    policy moves to a team they are not in."""
+    dba = outsider.teams.get()
+    TeamMembership.objects.create(team=dba, user=admin, role=TeamMembership.Role.ADMIN)  # now visible to admin
+    client = api_client_for(admin)
+    body = policy_body(people, schedule, steps=[{"delay_minutes": 0, "users": [outsider.pk]}])
+    response = client.post("/api/v1/escalation-policies/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["steps"] == [
+        f"User {outsider.pk} is not a member of the policy's team; invite them to the team first."]
+    created = client.post("/api/v1/escalation-policies/", policy_body(people, schedule), format="json").json()
+    patched = client.patch(f"/api/v1/escalation-policies/{created['id']}/",
+                           {"steps": [{"delay_minutes": 0, "users": [outsider.pk]}]}, format="json")
+    assert patched.status_code == 400
+    moved = client.patch(f"/api/v1/escalation-policies/{created['id']}/", {"team": dba.slug}, format="json")
+    assert moved.status_code == 400 and "not a member of the policy's team" in str(moved.json())
+    policy = EscalationPolicy.objects.get(pk=created["id"])
+    assert policy.team == sre
+    assert not policy.steps.filter(users=outsider).exists()

@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from knox.crypto import hash_token
 from playwright.sync_api import expect
-from rest_framework.authtoken.models import Token
 
 from escalation.models import ContactMethod, NotificationRule
-from oncall.models import UserProfile
+from oncall.models import ApiToken, UserProfile
 from tests.escalation.conftest import always_on_call
 from tests.factories import make_user
 
@@ -82,12 +82,14 @@ def test_a_responder_sets_up_paging_on_the_profile_page(browser_page, smtp, sre)
     # The shift is listed in her zone now.
     expect(page.locator("#my-shifts")).to_contain_text("SRE primary")
 
-    # A REST token: shown once, then only its prefix.
+    # A REST token for one device: shown once, then only its name and prefix; stored as a digest.
+    page.fill("#id_name", "laptop")
     page.click("#create-token-button")
     raw = page.locator("#raw-token").inner_text().strip()
-    assert Token.objects.get(user=rita).key == raw
+    assert ApiToken.objects.get(user=rita).digest == hash_token(raw)
     page.click("text=Back to your profile")
-    expect(page.locator("#tokens")).to_contain_text(raw[:6] + "…")
+    expect(page.locator("#tokens")).to_contain_text("laptop")
+    expect(page.locator("#tokens")).to_contain_text(raw[:8] + "…")
     expect(page.locator("#tokens")).not_to_contain_text(raw)
     browser_page.screenshot("profile")
     assert browser_page.dialogs == [] and browser_page.errors == []

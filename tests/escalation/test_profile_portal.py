@@ -12,13 +12,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from escalation.channels import configured_kinds
 from escalation.models import ContactMethod, NotificationRule
 from incidents.models import Incident, MaintenanceWindow
-from oncall.models import Rotation, RotationParticipant, Schedule, UserProfile
+from oncall.models import ApiToken, Rotation, RotationParticipant, Schedule, UserProfile
 from tests.factories import api_client_for, make_incident, make_user
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +86,7 @@ def test_another_persons_rule_is_a_404_and_my_rule_cannot_use_their_method(web, 
 def test_every_profile_form_refuses_a_post_without_a_csrf_token(client_of, responder):
     method = ContactMethod.objects.create(user=responder, kind="email", address="rita@example.com")
     rule = NotificationRule.objects.create(user=responder, contact_method=method)
+    token, _ = ApiToken.objects.create(user=responder, name="existing")
     browser = client_of(responder, enforce_csrf_checks=True)
     for path, data in [
         ("/profile/methods/new/", {"kind": "email", "address": "x@example.com"}),
@@ -97,15 +97,15 @@ def test_every_profile_form_refuses_a_post_without_a_csrf_token(client_of, respo
         ("/profile/rules/new/", {"urgency": "high", "contact_method": method.pk, "delay_minutes": 1}),
         (f"/profile/rules/{rule.pk}/delete/", {}),
         ("/profile/time-zone/", {"time_zone": "Europe/Berlin"}),
-        ("/profile/token/new/", {}),
-        ("/profile/token/revoke/", {}),
+        ("/profile/token/new/", {"name": "laptop", "expires_in_days": "90"}),
+        (f"/profile/token/{token.pk}/revoke/", {}),
     ]:
         assert browser.post(path, data).status_code == 403, path
     assert ContactMethod.objects.filter(user=responder).count() == 1
     assert ContactMethod.objects.get(pk=method.pk).enabled is True
     assert NotificationRule.objects.filter(pk=rule.pk).exists()
     assert not UserProfile.objects.filter(user=responder).exists()
-    assert not Token.objects.filter(user=responder).exists()
+    assert list(ApiToken.objects.filter(user=responder)) == [token]
 
 
 def test_a_bad_address_is_refused_with_the_channels_reason(web, responder, settings):
@@ -223,33 +223,45 @@ def test_the_profile_lists_my_shifts_in_my_zone(web, responder, team):
 # --- REST tokens -----------------------------------------------------------------------------
 
 
-def test_a_token_is_shown_once_listed_by_prefix_used_and_revoked(web, responder):
-    response = web.post("/profile/token/new/")
+def test_a_token_is_shown_once_listed_by_name_and_prefix_used_and_revoked(web, responder):
+    response = web.post("/profile/token/new/", {"name": "laptop", "expires_in_days": "30"})
     raw = response.context["raw_token"]
     assert raw in response.content.decode() and "no-cache" in response["Cache-Control"]
     page = web.get("/profile/").content.decode()
-    assert raw not in page and f"<code>{raw[:6]}…</code>" in page
+    assert raw not in page and f"<code>{raw[:8]}…</code>" in page and "laptop" in page
+    token = ApiToken.objects.get(user=responder)
+    assert token.name == "laptop" and 29 <= (token.expiry - token.created).days <= 30
 
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
     assert api.get("/api/v1/incidents/").status_code == 200
 
-    web.post("/profile/token/revoke/")
-    assert not Token.objects.filter(user=responder).exists()
+    web.post(f"/profile/token/{token.pk}/revoke/")
+    assert not ApiToken.objects.filter(user=responder).exists()
     assert api.get("/api/v1/incidents/").status_code == 401
 
 
-def test_a_new_token_replaces_the_old_one(web, responder):
-    first = web.post("/profile/token/new/").context["raw_token"]
-    second = web.post("/profile/token/new/").context["raw_token"]
+def test_tokens_are_per_device_a_new_one_leaves_the_others_working(web, responder):
+    first = web.post("/profile/token/new/", {"name": "laptop", "expires_in_days": "90"}).context["raw_token"]
+    second = web.post("/profile/token/new/", {"name": "backup cron", "expires_in_days": "7"}).context["raw_token"]
     assert first != second
-    assert list(Token.objects.filter(user=responder).values_list("key", flat=True)) == [second]
+    assert sorted(ApiToken.objects.filter(user=responder).values_list("name", flat=True)) == ["backup cron", "laptop"]
+    for raw in (first, second):
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
+        assert api.get("/api/v1/incidents/").status_code == 200
+
+
+def test_the_profile_form_offers_no_token_without_expiry(web, responder):
+    response = web.post("/profile/token/new/", {"name": "forever", "expires_in_days": "0"})
+    assert response.status_code == 302
+    assert not ApiToken.objects.filter(user=responder).exists()
 
 
 def test_revoking_touches_only_my_token(web, stranger):
-    theirs = Token.objects.create(user=stranger)
-    web.post("/profile/token/revoke/")
-    assert Token.objects.filter(pk=theirs.pk).exists()
+    theirs, _ = ApiToken.objects.create(user=stranger, name="theirs")
+    web.post(f"/profile/token/{theirs.pk}/revoke/")
+    assert ApiToken.objects.filter(pk=theirs.pk).exists()
 
 
 def test_the_maintenance_form_reads_times_in_the_viewers_zone(client_of, team_admin, team):

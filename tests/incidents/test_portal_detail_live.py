@@ -5,11 +5,10 @@ timeline, and never the note or action forms. Once resolved, the partial stops t
 import httpx
 import pytest
 from playwright.sync_api import expect
-from rest_framework.authtoken.models import Token
 
 from incidents import actions
 from incidents.models import TimelineEntry
-from tests.factories import make_incident, make_user
+from tests.factories import make_api_token, make_incident, make_user
 
 LIVE_TRIGGER = 'hx-trigger="every 5s"'
 
@@ -115,7 +114,7 @@ def test_the_detail_page_shows_an_acknowledgement_made_elsewhere_without_a_reloa
 ):
     incident = make_incident(key, dedup_key="live-disk", summary="Disk usage > 90% on srv02")
     colleague = make_user("colin", team=team, first_name="Colin", last_name="Next")
-    token = Token.objects.create(user=colleague)
+    token = make_api_token(colleague)
     browser_page.sign_in("rita")
     page = browser_page.page
     polls = []
@@ -126,7 +125,7 @@ def test_the_detail_page_shows_an_acknowledgement_made_elsewhere_without_a_reloa
     # Rita is typing a note while her colleague acknowledges from a script.
     page.fill("#note-text", "Checking the disk on srv02")
 
-    api = httpx.Client(base_url=browser_page.base_url, headers={"Authorization": f"Token {token.key}"},
+    api = httpx.Client(base_url=browser_page.base_url, headers={"Authorization": f"Token {token}"},
                        timeout=10)
     assert api.post(f"/api/v1/incidents/{incident.pk}/acknowledge/").status_code == 200
     expect(page.locator(".incident-head .status")).to_contain_text("Acknowledged", timeout=12_000)

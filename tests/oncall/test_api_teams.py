@@ -91,13 +91,23 @@ def test_members_list(admin_api, team, rita):
     assert {(m["username"], m["role"]) for m in members} == {("ada", "admin"), ("rita", "responder")}
 
 
-def test_team_admin_adds_a_member_by_username_or_id(admin_api, team):
+def test_a_superuser_adds_a_member_by_username_or_id(team):
+    root = api_client_for(make_user("root", is_superuser=True))
     bob, carol = make_user("bob"), make_user("carol")
-    added = admin_api.post(f"{URL}{team.pk}/members/", {"user": "bob"}, format="json")
+    added = root.post(f"{URL}{team.pk}/members/", {"user": "bob"}, format="json")
     assert added.status_code == 201 and added.json() == {"user_id": bob.pk, "username": "bob", "role": "responder"}
-    by_id = admin_api.post(f"{URL}{team.pk}/members/", {"user": str(carol.pk), "role": "admin"}, format="json")
+    by_id = root.post(f"{URL}{team.pk}/members/", {"user": str(carol.pk), "role": "admin"}, format="json")
     assert by_id.status_code == 201
     assert TeamMembership.objects.get(team=team, user=carol).role == ADMIN
+
+
+def test_a_team_admin_cannot_add_a_user_directly(admin_api, team):
+    """Issue 12: a team admin invites by email; naming a non-member adds nobody (T45 in test_invitations.py)."""
+    bob = make_user("bob")
+    for value in ("bob", str(bob.pk)):
+        response = admin_api.post(f"{URL}{team.pk}/members/", {"user": value}, format="json")
+        assert response.status_code == 400
+    assert not TeamMembership.objects.filter(team=team, user=bob).exists()
 
 
 def test_posting_an_existing_member_changes_the_role(admin_api, team, rita):
@@ -109,8 +119,8 @@ def test_posting_an_existing_member_changes_the_role(admin_api, team, rita):
 def test_a_promoted_member_can_manage_the_team(admin_api, team, rita):
     admin_api.post(f"{URL}{team.pk}/members/", {"user": "rita", "role": "admin"}, format="json")
     make_user("dave")
-    response = api_client_for(rita).post(f"{URL}{team.pk}/members/", {"user": "dave"}, format="json")
-    assert response.status_code == 201
+    response = api_client_for(rita).post(f"{URL}{team.pk}/members/", {"email": "dave@example.com"}, format="json")
+    assert response.status_code == 202
 
 
 def test_unknown_user_or_role_is_400(admin_api, team):

@@ -19,13 +19,12 @@ import requests
 import schemathesis
 from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, Phase, given, settings
-from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 
 from escalation.models import ContactMethod, NotificationRule
 from incidents.models import SuppressionRule
 from oncall.models import Schedule
-from tests.factories import make_incident, make_key, make_policy, make_team
+from tests.factories import make_api_token, make_incident, make_key, make_policy, make_team
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
@@ -131,7 +130,7 @@ def seed_rows() -> tuple[str, str, dict[str, int]]:
         "/api/v1/suppression-rules/": SuppressionRule.objects.create(
             team=team, field="summary", operator="contains", value="fuzz").pk,
     }
-    return Token.objects.create(user=admin).key, raw_key, row_ids
+    return make_api_token(admin), raw_key, row_ids
 
 
 def run_order(operation) -> tuple[int, str, str]:

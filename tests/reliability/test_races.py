@@ -15,12 +15,11 @@ import pytest
 import redis
 from django.db import connection
 from django_ratelimit.core import _get_window
-from rest_framework.authtoken.models import Token
 
 from escalation import links
 from escalation.models import EscalationStep
 from incidents.models import Alert, Event, Incident, TimelineEntry
-from tests.factories import make_incident, make_key, make_policy, make_team, make_user
+from tests.factories import make_api_token, make_incident, make_key, make_policy, make_team, make_user
 from tests.reliability.doors import DOORS
 from tests.reliability.harness import Gunicorn, django_env
 from tests.reliability.load import fire_burst, fire_together, run_together
@@ -242,7 +241,7 @@ def test_portal_link_and_api_acknowledging_at_once_acknowledge_once(strict, sett
     # A step still pending when the race starts: acknowledging must cancel it.
     EscalationStep.objects.create(policy=policy, order=0, delay_minutes=10).users.set([bob])
     key, _raw = make_key(team=team, policy=policy)
-    bob_token = Token.objects.create(user=bob).key
+    bob_token = make_api_token(bob)
     # The link is signed with the server's secret, as the notifier running beside it would.
     settings.SECRET_KEY = strict.env["SECRET_KEY"]
     winners = []
