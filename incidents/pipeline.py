@@ -56,6 +56,12 @@ def fit_dedup_key(dedup_key: str) -> str:
     return dedup_key[:DEDUP_KEY_KEEP] + "~" + hashlib.sha256(dedup_key.encode("utf-8")).hexdigest()
 
 
+def apply_limits(event: NormalizedEvent) -> None:
+    """Step 1 of `apply_event`; the rule tester runs it too, so it matches what ingest matches."""
+    event.summary = event.summary[:SUMMARY_MAX]
+    event.dedup_key = fit_dedup_key(event.dedup_key)
+
+
 def raw_text(event: NormalizedEvent, body_text: str | None) -> str:
     if body_text is not None:
         return body_text
@@ -91,14 +97,13 @@ def apply_event(
     After the commit:
     8. Flapping, write: a state change goes into Redis (a hang costs at most one socket
        timeout, and no lock is held meanwhile)."""
-    # 1
-    event.summary = event.summary[:SUMMARY_MAX]
-    event.dedup_key = fit_dedup_key(event.dedup_key)
+    apply_limits(event)  # 1
     if event.incident_ref is not None and event.action != "note":
         event.dedup_key = _open_dedup_key_of(key, event.incident_ref)
     # 2: callers (the doors, the heartbeat check) hold no transaction, so neither this nor
     # step 8 ever runs under a lock.
-    flap = flapping.check(key.pk, event.dedup_key, event.action)
+    limits = flapping.limits_of(key)  # the key's own limits, else the defaults; no query
+    flap = flapping.check(key.pk, event.dedup_key, event.action, limits)
     with transaction.atomic():
         outcome = _apply(key, event, flap)  # 3, 4, 5
         outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip,  # 6
@@ -108,7 +113,7 @@ def apply_event(
     # 8: after the commit, so the change is counted only once it happened; a failure was
     # already met in step 2 and is skipped here during the back-off.
     if flapping.is_state_change(event.action, outcome.outcome, outcome.incident_id):
-        flapping.record_change(key.pk, event.dedup_key, event.action)
+        flapping.record_change(key.pk, event.dedup_key, event.action, window_seconds=limits.window_seconds)
     return outcome
 
 

@@ -27,7 +27,8 @@ class IntegrationKeySerializer(serializers.ModelSerializer):
         model = IntegrationKey
         fields = [
             "id", "name", "key_prefix", "escalation_policy", "team", "grouping_type",
-            "grouping_window_seconds", "grouping_labels", "heartbeat_interval_seconds",
+            "grouping_window_seconds", "grouping_labels", "group_by_alertmanager_group_key",
+            "flapping_threshold", "flapping_window_seconds", "heartbeat_interval_seconds",
             "heartbeat_grace_seconds", "created_by", "created_at", "last_used_at", "revoked_at",
             "is_active", "rotated_from",
         ]

@@ -162,13 +162,11 @@ class Door(APIView):
     def parse_events(self, body: dict, integration: IntegrationKey, params: dict) -> list[NormalizedEvent]:
         if self.door_path.parse is not None:
             return self.door_path.parse(body, params)
-        if self.spec.takes_key_options:
-            return self.spec.parse(
-                body,
-                group_by_group_key=integration.group_by_alertmanager_group_key,
-                watchdog_alertnames=integration.watchdog_alertnames or (),
-            )
-        return self.spec.parse(body)
+        return self.spec.parse_for_key(
+            body,
+            group_by_group_key=integration.group_by_alertmanager_group_key,
+            watchdog_alertnames=integration.watchdog_alertnames or (),
+        )
 
     def apply_events(
         self, integration: IntegrationKey, events: list[NormalizedEvent], *, ip: str, body_text: str,

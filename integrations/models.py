@@ -1,6 +1,7 @@
 """Integration keys: what an alert source presents at a door."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -59,6 +60,16 @@ class IntegrationKey(models.Model):
     )
     group_by_alertmanager_group_key = models.BooleanField(
         default=False, help_text="Alertmanager door: one incident per groupKey."
+    )
+    # Per-key flapping limits; empty means the installation's FLAPPING_THRESHOLD and
+    # FLAPPING_WINDOW_SECONDS. Read from the key row ingest has already loaded: no query.
+    flapping_threshold = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="More state changes than this within the window mark an alert flapping (empty: the default).",
+    )
+    flapping_window_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(60), MaxValueValidator(86400)],
+        help_text="The flapping window, 60 to 86400 seconds (empty: the default).",
     )
     watchdog_alertnames = models.JSONField(
         default=list,
@@ -121,6 +132,8 @@ class IntegrationKey(models.Model):
             grouping_window_seconds=self.grouping_window_seconds,
             grouping_labels=self.grouping_labels,
             group_by_alertmanager_group_key=self.group_by_alertmanager_group_key,
+            flapping_threshold=self.flapping_threshold,
+            flapping_window_seconds=self.flapping_window_seconds,
             watchdog_alertnames=self.watchdog_alertnames,
             heartbeat_interval_seconds=self.heartbeat_interval_seconds,
             heartbeat_grace_seconds=self.heartbeat_grace_seconds,

@@ -24,6 +24,7 @@ from escalation.models import EscalationPolicy
 from incidents.models import Event
 from incidents.portal.display import pretty_body
 from integrations.models import IntegrationKey
+from integrations.portal_noise import flapping_defaults, noise_form_for
 from integrations.snippets import door_snippets
 from oncall.permissions import is_team_admin, shared_or_visible, teams_administered_by
 
@@ -183,6 +184,7 @@ def key_detail(request, pk: int):
     )
     for event in events:
         event.body = pretty_body(event.raw) if event.outcome == Event.Outcome.REJECTED else ""
+    can_manage = is_team_admin(request.user, key.team)
     return render(
         request,
         "integrations/key_detail.html",
@@ -190,7 +192,9 @@ def key_detail(request, pk: int):
             "section": "integrations",
             "key": key,
             "events": events,
-            "can_manage": is_team_admin(request.user, key.team),
+            "can_manage": can_manage,
             "recent": RECENT_EVENTS,
+            "noise_form": noise_form_for(key) if can_manage else None,
+            "flapping_defaults": flapping_defaults(),
         },
     )

@@ -1,8 +1,9 @@
 """Flapping detection: an alert that keeps opening and resolving pages once, not each time.
 
 Each state change of an alert (a trigger that opens it, a resolve that closes it), per
-(integration key, dedup key), goes into a Redis sorted set scored by time. More than
-`FLAPPING_THRESHOLD` changes within `FLAPPING_WINDOW_SECONDS` mark the incident flapping:
+(integration key, dedup key), goes into a Redis sorted set scored by time. More than the
+key's threshold of changes within the key's window (`IntegrationKey.flapping_threshold` and
+`flapping_window_seconds`; empty: `FLAPPING_THRESHOLD` and `FLAPPING_WINDOW_SECONDS`) mark the incident flapping:
 a badge, a timeline entry, and the escalation engine holds its pages. A periodic task clears
 the mark once the alert has been stable for the window and sends one summary.
 
@@ -33,6 +34,7 @@ from redis.retry import Retry
 
 from escalation import notify
 from incidents.models import Event, Incident, TimelineEntry
+from integrations.models import IntegrationKey
 
 logger = logging.getLogger("vigil.flapping")
 
@@ -91,11 +93,35 @@ def _count(ask: Callable[[redis.Redis], int]) -> int | None:
         return None
 
 
-def record_change(key_id: int, dedup_key: str, change: str, now: datetime | None = None) -> int | None:
+@dataclass(frozen=True)
+class Limits:
+    """A key's flapping limits: more than `threshold` state changes within `window_seconds`."""
+
+    threshold: int
+    window_seconds: int
+
+
+def limits_of(key: IntegrationKey | None) -> Limits:
+    """The key's own limits where it sets them, else the installation's. No query: the
+    fields are on the key row ingest already holds."""
+    threshold = getattr(key, "flapping_threshold", None)
+    window = getattr(key, "flapping_window_seconds", None)
+    return Limits(
+        threshold if threshold is not None else settings.FLAPPING_THRESHOLD,
+        window if window is not None else settings.FLAPPING_WINDOW_SECONDS,
+    )
+
+
+def _window(window_seconds: int | None) -> int:
+    return window_seconds if window_seconds is not None else settings.FLAPPING_WINDOW_SECONDS
+
+
+def record_change(key_id: int, dedup_key: str, change: str, now: datetime | None = None, *,
+                  window_seconds: int | None = None) -> int | None:
     """Add one state change (the pipeline calls this after its commit: the change happened);
     return how many the alert had within the window, or None when Redis cannot say."""
     now_ts = (now or timezone.now()).timestamp()
-    window = settings.FLAPPING_WINDOW_SECONDS
+    window = _window(window_seconds)
     name = _redis_key(key_id, dedup_key)
 
     def add(client: redis.Redis) -> int:
@@ -110,10 +136,11 @@ def record_change(key_id: int, dedup_key: str, change: str, now: datetime | None
     return _count(add)
 
 
-def changes_in_window(key_id: int, dedup_key: str, now: datetime | None = None) -> int | None:
+def changes_in_window(key_id: int, dedup_key: str, now: datetime | None = None, *,
+                      window_seconds: int | None = None) -> int | None:
     """How many state changes the alert had within the window, read only; None when Redis
     cannot say."""
-    since = (now or timezone.now()).timestamp() - settings.FLAPPING_WINDOW_SECONDS
+    since = (now or timezone.now()).timestamp() - _window(window_seconds)
     # Exclusive lower bound: the same changes `record_change` keeps after its trim.
     return _count(lambda client: client.zcount(_redis_key(key_id, dedup_key), f"({since}", "+inf"))
 
@@ -125,13 +152,18 @@ class Flap:
 
     dedup_key: str
     count: int
+    window_seconds: int | None = None  # None: the installation's window
+
+    @property
+    def window(self) -> int:
+        return _window(self.window_seconds)
 
     @property
     def note(self) -> str:
         """For the event log's reason."""
         return (
             f"flapping: alert {self.dedup_key[:80]!r} changed state {self.count} times in "
-            f"{settings.FLAPPING_WINDOW_SECONDS}s; notifications are held until it is stable"
+            f"{self.window}s; notifications are held until it is stable"
         )
 
 
@@ -139,7 +171,7 @@ def is_state_change(action: str, outcome: str, incident_id: int | None) -> bool:
     return (action, outcome) in STATE_CHANGES and incident_id is not None
 
 
-def check(key_id: int, dedup_key: str, action: str) -> Flap | None:
+def check(key_id: int, dedup_key: str, action: str, limits: Limits | None = None) -> Flap | None:
     """Before the pipeline's transaction (no row lock is held while Redis answers or hangs):
     would a state change now make this alert flapping? The pipeline then writes the mark
     with the change itself, so escalation sees it. Two state changes of one alert racing
@@ -147,10 +179,11 @@ def check(key_id: int, dedup_key: str, action: str) -> Flap | None:
     falsely. Trigger and resolve only: nothing else changes an alert's state."""
     if action not in ACTIONS:
         return None
-    before = changes_in_window(key_id, dedup_key)
-    if before is None or before + 1 <= settings.FLAPPING_THRESHOLD:
+    limits = limits or limits_of(None)
+    before = changes_in_window(key_id, dedup_key, window_seconds=limits.window_seconds)
+    if before is None or before + 1 <= limits.threshold:
         return None
-    return Flap(dedup_key, before + 1)
+    return Flap(dedup_key, before + 1, limits.window_seconds)
 
 
 def mark_flapping(incident_id: int, flap: Flap, *, created_flapping: bool = False) -> str:
@@ -158,7 +191,7 @@ def mark_flapping(incident_id: int, flap: Flap, *, created_flapping: bool = Fals
     the event log. `created_flapping`: the pipeline created the incident already marked, and
     only its timeline line is missing."""
     if created_flapping or Incident.objects.filter(pk=incident_id, is_flapping=False).update(is_flapping=True):
-        window = settings.FLAPPING_WINDOW_SECONDS
+        window = flap.window
         TimelineEntry.objects.create(
             incident_id=incident_id,
             kind=TimelineEntry.Kind.FLAPPING,
@@ -204,7 +237,6 @@ def clear_stable_flapping(now: datetime | None = None) -> int:
     each resolve, so one episode can span several incidents; they are all cleared together
     and the latest one gets the summary. Returns the number of incidents cleared."""
     now = now or timezone.now()
-    window = timedelta(seconds=settings.FLAPPING_WINDOW_SECONDS)
     cleared = 0
     with transaction.atomic():
         # SKIP LOCKED: two overlapping runs never send the same summary twice.
@@ -216,13 +248,24 @@ def clear_stable_flapping(now: datetime | None = None) -> int:
         for incident in incidents:
             dedup_key = alert_of.get(incident.pk, incident.dedup_key)
             episodes.setdefault((incident.integration_key_id, dedup_key), []).append(incident)
+        windows = _windows_of({key_id for key_id, _dedup_key in episodes})
         for (key_id, dedup_key), members in episodes.items():
+            window = timedelta(seconds=windows.get(key_id, settings.FLAPPING_WINDOW_SECONDS))
             last_change = _state_changes(key_id, dedup_key, now - window).aggregate(last=Max("received_at"))
             if last_change["last"] is not None:
                 continue  # still changing within the window
             _end_episode(key_id, dedup_key, members, now, window)
             cleared += len(members)
     return cleared
+
+
+def _windows_of(key_ids: set[int | None]) -> dict[int, int]:
+    """key id -> its flapping window (the key's own, else the default). One query."""
+    ids = [key_id for key_id in key_ids if key_id is not None]
+    if not ids:
+        return {}
+    rows = IntegrationKey.objects.filter(pk__in=ids).values_list("pk", "flapping_window_seconds")
+    return {pk: _window(window) for pk, window in rows}
 
 
 def _end_episode(key_id, dedup_key: str, members: list[Incident], now: datetime, window: timedelta) -> None:

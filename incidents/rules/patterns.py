@@ -191,10 +191,53 @@ class CompiledRule:
     def describe(self) -> str:
         return f"{self.field} {self.operator.replace('_', ' ')} {self.value[:100]!r}"
 
+    def explain(self, event_text: EventText) -> Explanation:
+        """Why this rule's condition holds or fails for this event, in words, for the rule
+        tester. The verdict is `matches()` itself, so the tester can never disagree with
+        ingest; the words only add where the text was found, or what the field held."""
+        hit = self.matches(event_text)
+        seen = event_text.get(self.field)
+        shown = repr(seen[:EXPLAIN_CHARS]) + ("…" if len(seen) > EXPLAIN_CHARS else "")
+        if not seen:
+            shown = "empty (the event has no value there)"
+        base = self.operator.removeprefix("not_")
+        value = repr(self.value[:100])
+        if base == "contains":
+            at = event_text.folded(self.field).find(self.folded_value)
+            found = at >= 0
+            detail = (f"{self.field} contains {value} (at character {at + 1}, ignoring case): {shown}" if found
+                      else f"{self.field} does not contain {value}: {shown}")
+        elif base == "equals":
+            found = event_text.folded(self.field) == self.folded_value
+            detail = (f"{self.field} equals {value} (ignoring case)" if found
+                      else f"{self.field} is {shown}, not {value}")
+        else:
+            match = _find(self.regex, seen)
+            found = match is not None
+            detail = (f"{self.field} matches /{self.value[:100]}/ at {match.group(0)[:EXPLAIN_CHARS]!r}: {shown}"
+                      if found else f"{self.field} does not match /{self.value[:100]}/: {shown}")
+        return Explanation(hit=hit, field=self.field, text=seen[:EXPLAIN_CHARS], why=detail)
 
-def _search(regex, value: str) -> bool:
+
+# How much of a field the tester quotes back.
+EXPLAIN_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Explanation:
+    hit: bool  # the rule's condition holds: exactly `CompiledRule.matches()`
+    field: str
+    text: str  # what the rule looked at (the start of it)
+    why: str
+
+
+def _find(regex, value: str):
     try:
-        return regex.search(value) is not None
+        return regex.search(value)
     except UnicodeEncodeError:
         # A lone surrogate from a JSON body cannot be UTF-8 encoded for RE2: match the rest.
-        return regex.search(value.encode("utf-8", "replace").decode("utf-8")) is not None
+        return regex.search(value.encode("utf-8", "replace").decode("utf-8"))
+
+
+def _search(regex, value: str) -> bool:
+    return _find(regex, value) is not None

@@ -278,6 +278,15 @@ class DoorSpec:
     def payloads_dir(self) -> str:
         return self.payloads or self.slug
 
+    def parse_for_key(self, body: dict, *, group_by_group_key: bool = False,
+                      watchdog_alertnames: Sequence[str] = ()) -> list:
+        """Parse with the key's options where the format takes them (the door and the
+        portal's rule tester both call this, so they read a body the same way)."""
+        if self.takes_key_options:
+            return self.parse(body, group_by_group_key=group_by_group_key,
+                              watchdog_alertnames=watchdog_alertnames)
+        return self.parse(body)
+
     def read_key(self, presented: Presented) -> str | None:
         for reader in self.key_from:
             key = reader(presented)
