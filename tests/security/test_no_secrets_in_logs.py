@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from slack_sdk.signature import SignatureVerifier
 from werkzeug import Response
 
@@ -27,7 +26,7 @@ from tests.escalation.conftest import add_step, smtp  # noqa: F401 (fixture)
 from tests.escalation.push_service import FakeBrowser, make_vapid_keys
 from tests.escalation.slack_fake import BOT_TOKEN, SIGNING_SECRET, button_payload, start_fake
 from tests.escalation.workers import child_env, start_worker, stop, wait_for_log
-from tests.factories import make_key, make_team, make_user
+from tests.factories import make_api_token, make_key, make_team, make_user
 from tests.fakes.twilio import FROM_NUMBER, fake_twilio  # noqa: F401 (fixture)
 from tests.integrations.doorkit import ALL_DOORS, authorization
 from tests.reliability.harness import REPO, Gunicorn
@@ -71,8 +70,11 @@ def stand_ins(httpserver):
                                                        content_type="application/json"))
 
 
-def test_no_secret_reaches_a_log_line(smtp, fake_twilio, httpserver, tmp_path, caplog):  # noqa: F811
+def test_no_secret_reaches_a_log_line(smtp, fake_twilio, httpserver, tmp_path, caplog, settings):  # noqa: F811
     caplog.set_level("DEBUG")
+    # The worker must read the addresses this process encrypts: both derive the field key
+    # from this SECRET_KEY (FIELD_ENCRYPTION_KEY unset).
+    settings.SECRET_KEY = SECRET_KEY
     slack = start_fake(httpserver)
     stand_ins(httpserver)
     vapid, browser = make_vapid_keys(), FakeBrowser()
@@ -82,7 +84,7 @@ def test_no_secret_reaches_a_log_line(smtp, fake_twilio, httpserver, tmp_path, c
     alice = make_user("alice", team=team, email="alice@example.com")
     alice.set_password(PASSWORD)
     alice.save()
-    rest_token = Token.objects.create(user=alice).key
+    rest_token = make_api_token(alice)
     hook = httpserver.url_for(WEBHOOK_PATH) + f"?token={WEBHOOK_QUERY}"
     addresses = {
         "email": ("alice@example.com", {}),
