@@ -104,6 +104,10 @@ class Incident(models.Model):
                 condition=Q(status="triggered", next_escalation_at__isnull=False),
             ),
             models.Index(fields=["resolved_at"]),
+            # The daily cleanup walks the old resolved incidents oldest first, a batch at a time.
+            models.Index(
+                fields=["resolved_at", "id"], name="incident_resolved_retention", condition=Q(status="resolved")
+            ),
             # The noise-reduction sweeps (every minute) look only at these few rows.
             models.Index(fields=["id"], name="incident_flapping", condition=Q(is_flapping=True)),
             models.Index(
@@ -229,6 +233,9 @@ class Event(models.Model):
             models.Index(fields=["integration_key", "-id"]),
             models.Index(fields=["incident", "id"]),
             models.Index(fields=["received_at"]),
+            # The daily cleanup's stray events: without the condition each batch would wade
+            # through the old events of incidents still kept.
+            models.Index(fields=["received_at"], name="event_orphan_received", condition=Q(incident__isnull=True)),
         ]
 
     def __str__(self) -> str:
