@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
+from tests.incidents.retention_history import history_steps, kept_incidents  # noqa: E402
 from tests.reliability.harness import Gunicorn, RedisServer, django_env, manage  # noqa: E402
 from tests.reliability.load import percentile  # noqa: E402
 
@@ -56,72 +57,6 @@ INCIDENT_TABLES = (
     "incidents_changeevent", "escalation_notification", "escalation_slackmessage", "escalation_smsreplycode",
 )
 
-# One incident and its children, written by SQL for every row of generate_series. `%(…)s`
-# are psycopg parameters; {where} picks the incidents a child statement hangs rows on.
-INSERT_INCIDENTS = """
-INSERT INTO incidents_incident (
-    status, severity, original_severity, dedup_key, summary, source, component, "group", event_class,
-    labels, links, images, runbook, entity, latest, alert_count, first_seen_at, last_seen_at,
-    acknowledged_via, resolved_via, escalation_step, escalation_repeat, escalation_held_reason,
-    is_flapping, group_key, created_at, resolved_at, acknowledged_at, integration_key_id)
-SELECT %(status)s::varchar, 'critical', 'critical', %(prefix)s::varchar || g, 'Disk usage > 90%% on host-' || g, 'bench', 'disk',
-    'storage', 'disk', '{"env": "prod", "team": "storage"}', '[]', '[]', '', '',
-    '{"summary": "Disk usage > 90%%"}', 1, t, t + interval '20 minutes', '', 'alert source', 1, 0, '',
-    false, '', t, CASE WHEN %(status)s::varchar = 'resolved' THEN t + interval '20 minutes' END,
-    CASE WHEN %(status)s::varchar <> 'triggered' THEN t + interval '5 minutes' END, %(key_id)s
-FROM generate_series(1, %(count)s) AS g,
-     LATERAL (SELECT now() - make_interval(days => %(days)s) - make_interval(secs => g) AS t) AS ts
-"""
-INSERT_ALERTS = """
-INSERT INTO incidents_alert (incident_id, integration_key_id, dedup_key, status, summary, severity, labels,
-    count, first_seen_at, last_seen_at, last_trigger_at, resolved_at)
-SELECT i.id, i.integration_key_id, i.dedup_key, CASE WHEN i.status = 'resolved' THEN 'resolved' ELSE 'open' END,
-    i.summary, 'critical', i.labels, 3, i.first_seen_at, i.last_seen_at, i.last_seen_at, i.resolved_at
-FROM incidents_incident i
-"""
-INSERT_EVENTS = """
-INSERT INTO incidents_event (integration_key_id, incident_id, alert_id, format, action, outcome, reason,
-    dedup_key, summary, severity, original_severity, normalized, raw, client_ip, received_at)
-SELECT a.integration_key_id, a.incident_id, a.id, 'events_v2', 'trigger', CASE WHEN n = 1 THEN 'created' ELSE 'updated' END,
-    '', a.dedup_key, a.summary, 'critical', 'critical',
-    jsonb_build_object('summary', a.summary, 'severity', 'critical', 'source', 'bench', 'dedup_key', a.dedup_key),
-    '{"routing_key": "R0UTINGKEY", "event_action": "trigger", "dedup_key": "' || a.dedup_key
-        || '", "payload": {"summary": "' || a.summary || '", "severity": "critical", "source": "bench", '
-        || '"custom_details": {"used": "93%%", "mount": "/var", "free_bytes": 1048576}}}',
-    '10.0.0.7', a.first_seen_at + make_interval(mins => n)
-FROM incidents_alert a, generate_series(1, 3) AS n
-"""
-INSERT_TIMELINE = """
-INSERT INTO incidents_timelineentry (incident_id, kind, message, data, created_at)
-SELECT i.id, k.kind, k.message, '{}', i.first_seen_at + make_interval(mins => k.n)
-FROM incidents_incident i,
-     (VALUES (1, 'created', 'Incident created by events_v2'), (2, 'notification', 'Paged Alice by email'),
-             (3, 'resolved', 'Resolved by alert source')) AS k(n, kind, message)
-"""
-INSERT_NOTIFICATIONS = """
-INSERT INTO escalation_notification (incident_id, kind, status, step_index, repeat_index, channel, address,
-    dedupe_key, attempts, last_error, status_reason, due_at, created_at, sent_at)
-SELECT i.id, 'page', 'sent', 0, 0, 'email', 'alice@example.com', 'bench:' || i.id || ':0:0:alice:email:page',
-    1, '', '', i.first_seen_at, i.first_seen_at, i.first_seen_at + interval '2 seconds'
-FROM incidents_incident i
-"""
-INSERT_STRAY_EVENTS = """
-INSERT INTO incidents_event (integration_key_id, format, action, outcome, reason, dedup_key, summary, severity,
-    original_severity, normalized, raw, received_at)
-SELECT %(key_id)s, 'events_v2', 'resolve', 'ignored', 'no open alert', 'stray-' || g, '', '', '', '{}',
-    '{"routing_key": "R0UTINGKEY", "event_action": "resolve", "dedup_key": "stray-' || g || '"}',
-    now() - interval '100 days' - make_interval(secs => g)
-FROM generate_series(1, %(count)s) AS g
-"""
-INSERT_CHANGES = """
-INSERT INTO incidents_changeevent (integration_key_id, summary, source, links, raw, received_at)
-SELECT %(key_id)s, 'deploy ' || g, 'ci', '[]', '{}', now() - interval '100 days' - make_interval(secs => g)
-FROM generate_series(1, %(count)s) AS g
-"""
-# What must be left: (status, days ago, share of N), each with the same children.
-KEPT = (("resolved", 10, 0.01), ("triggered", 400, 0.001), ("acknowledged", 400, 0.001))
-
-
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -131,44 +66,26 @@ def psycopg_url(database_url: str) -> str:
 
 
 def generate(conn: psycopg.Connection, incidents: int, key_id: int) -> dict:
-    """Write the history; return the seconds each table took and the row counts."""
+    """Write the history, one transaction per step (its deferred foreign-key checks
+    included); return the seconds each step took."""
     timings = {}
-
-    def timed(label: str, sql: str, params: dict | None = None) -> None:
+    for label, sql, params in history_steps(incidents, key_id):
         began = time.monotonic()
         with conn.transaction():
-            conn.execute(sql, params or {})
+            conn.execute(sql, params)
         timings[label] = round(time.monotonic() - began, 1)
         log(f"  {label}: {timings[label]} s")
-
-    timed("incidents", INSERT_INCIDENTS, {"status": "resolved", "prefix": "old-", "count": incidents,
-                                          "days": 100, "key_id": key_id})
-    for status, days, share in KEPT:
-        conn.execute(INSERT_INCIDENTS, {"status": status, "prefix": f"kept-{status}-", "days": days,
-                                        "count": max(1, int(incidents * share)), "key_id": key_id})
-    timed("alerts", INSERT_ALERTS)
-    timed("events", INSERT_EVENTS)
-    timed("timeline", INSERT_TIMELINE)
-    timed("notifications", INSERT_NOTIFICATIONS)
-    timed("stray events", INSERT_STRAY_EVENTS, {"count": max(1, incidents // 10), "key_id": key_id})
-    timed("change events", INSERT_CHANGES, {"count": max(1, incidents // 100), "key_id": key_id})
-    conn.commit()
     began = time.monotonic()
-    with conn.cursor() as cur:
-        conn.autocommit = True
-        for table in INCIDENT_TABLES:
-            cur.execute(f"VACUUM (ANALYZE) {table}")
-        cur.execute("CHECKPOINT")
-        conn.autocommit = False
+    for table in INCIDENT_TABLES:
+        conn.execute(f"VACUUM (ANALYZE) {table}")
+    conn.execute("CHECKPOINT")
     timings["vacuum analyze"] = round(time.monotonic() - began, 1)
     log(f"  vacuum analyze + checkpoint: {timings['vacuum analyze']} s")
     return timings
 
 
 def table_counts(conn: psycopg.Connection) -> dict[str, int]:
-    counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in INCIDENT_TABLES}
-    conn.commit()
-    return counts
+    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in INCIDENT_TABLES}
 
 
 class TriggerStream:
@@ -253,6 +170,7 @@ def main() -> int:
     if not args.database_url or not args.database_url.startswith("postgres"):
         parser.error("DATABASE_URL (or --database-url) must name a PostgreSQL database")
 
+    machine_at_start = machine()  # the load average before this script adds its own
     workdir = Path(tempfile.mkdtemp(prefix="vigil-retention-"))
     redis = RedisServer(workdir / "redis").start()
     server = stream = None
@@ -260,10 +178,9 @@ def main() -> int:
     try:
         env = django_env(database_url=args.database_url, redis_url=redis.url(0), LOG_LEVEL="WARNING")
         manage("migrate", "--noinput", env=env)
-        conn = psycopg.connect(psycopg_url(args.database_url), connect_timeout=5)
+        conn = psycopg.connect(psycopg_url(args.database_url), connect_timeout=5, autocommit=True)
         if args.reset:
             conn.execute(f"TRUNCATE {', '.join(INCIDENT_TABLES)}")
-            conn.commit()
         elif conn.execute("SELECT EXISTS (SELECT 1 FROM incidents_incident)").fetchone()[0]:
             log("the database already holds incidents, which the cleanup would delete: use a database "
                 "of its own, with --reset")
@@ -271,12 +188,11 @@ def main() -> int:
         raw_key = manage("create_integration_key", "--name", f"retention bench {uuid.uuid4().hex[:6]}",
                          "--policy", "retention bench", env=env).strip()
         key_id = conn.execute("SELECT max(id) FROM integrations_integrationkey").fetchone()[0]
-        conn.commit()
 
         log(f"writing {args.incidents:,} old resolved incidents and their rows")
         generation = generate(conn, args.incidents, key_id)
         before_counts = table_counts(conn)
-        kept_incidents = before_counts["incidents_incident"] - args.incidents
+        kept = kept_incidents(args.incidents)
 
         server = Gunicorn(env, workdir / "gunicorn.log", config_file=REPO / "deploy" / "gunicorn.conf.py").start()
         os.environ.update(env)
@@ -308,16 +224,16 @@ def main() -> int:
                         + report.change_events)
         live = sum(stream.summary(p)["requests"] for p in ("before", "during", "after"))
         # Every live trigger added an incident, an alert and an event; none may have been lost.
-        expected_incidents = kept_incidents + live
+        expected_incidents = kept + live
         if report.incidents != args.incidents:
             failures.append(f"deleted {report.incidents} incidents, expected {args.incidents}")
         if after_counts["incidents_incident"] != expected_incidents:
             failures.append(f"{after_counts['incidents_incident']} incidents left, expected {expected_incidents}")
         for table in ("incidents_alert", "escalation_notification"):
-            kept = conn.execute(f"SELECT count(*) FROM {table} t JOIN incidents_incident i ON i.id = t.incident_id "
+            rows = conn.execute(f"SELECT count(*) FROM {table} t JOIN incidents_incident i ON i.id = t.incident_id "
                                 "WHERE i.dedup_key LIKE 'kept-%'").fetchone()[0]
-            if kept != kept_incidents:
-                failures.append(f"{table}: {kept} rows of kept incidents, expected {kept_incidents}")
+            if rows != kept:
+                failures.append(f"{table}: {rows} rows of kept incidents, expected {kept}")
         old_left = conn.execute("SELECT count(*) FROM incidents_incident WHERE dedup_key LIKE 'old-%'").fetchone()[0]
         if old_left:
             failures.append(f"{old_left} old incidents left")
@@ -328,7 +244,7 @@ def main() -> int:
         result = {
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "commit": os.popen(f"git -C {REPO} rev-parse --short HEAD").read().strip(),
-            "machine": machine(),
+            "machine": machine_at_start,
             "postgres": conn.execute("SHOW server_version").fetchone()[0],
             "incidents": args.incidents,
             "batch_size": batch_size,

@@ -90,24 +90,26 @@ def _steps_for(model: type[models.Model], path: tuple[models.ForeignKey, ...]) -
     fields = referencing_fields(model)
     # Rows deleted by policy go first, so a later SET_NULL step only touches rows that stay.
     fields.sort(key=lambda f: (model is not Incident or f.model not in DELETED_WITH_INCIDENT, f.model._meta.label))
-    steps: list[Step] = []
-    for field in fields:
-        child_path = (field, *path)
-        if model is Incident and not field.target_field.primary_key:
-            raise ImproperlyConfigured(f"retention: {field.model._meta.label}.{field.name} must point at Incident.id")
-        on_delete = field.remote_field.on_delete
-        if on_delete is models.CASCADE or (model is Incident and field.model in DELETED_WITH_INCIDENT):
-            steps += _steps_for(field.model, child_path)  # the child's own dependents first
-            steps.append(Step(field.model, "delete", child_path))
-        elif on_delete is models.SET_NULL:
-            steps.append(Step(field.model, "set_null", child_path))
-        else:
-            raise ImproperlyConfigured(
-                f"retention: {field.model._meta.label}.{field.name} points at {model._meta.label} with "
-                f"on_delete={getattr(on_delete, '__name__', on_delete)}; incidents/cleanup_plan.py "
-                "only knows CASCADE and SET_NULL"
-            )
-    return steps
+    return [step for field in fields for step in plan_step(field, model, path)]
+
+
+def plan_step(field: models.ForeignKey, model: type[models.Model], path: tuple[models.ForeignKey, ...]) -> list[Step]:
+    """What deleting rows of `model` (reached by `path`) does to the rows whose `field` points
+    at them: do what its on_delete says, or refuse by name."""
+    child_path = (field, *path)
+    on_delete = field.remote_field.on_delete
+    if model is Incident and not field.target_field.primary_key:
+        raise ImproperlyConfigured(f"retention: {field.model._meta.label}.{field.name} must point at Incident.id")
+    if on_delete is models.CASCADE or (model is Incident and field.model in DELETED_WITH_INCIDENT):
+        # The child's own dependents first, then the child.
+        return [*_steps_for(field.model, child_path), Step(field.model, "delete", child_path)]
+    if on_delete is models.SET_NULL:
+        return [Step(field.model, "set_null", child_path)]
+    raise ImproperlyConfigured(
+        f"retention: {field.model._meta.label}.{field.name} points at {model._meta.label} with "
+        f"on_delete={getattr(on_delete, '__name__', on_delete)}; incidents/cleanup_plan.py "
+        "only knows CASCADE and SET_NULL"
+    )
 
 
 @functools.cache

@@ -103,11 +103,8 @@ class Incident(models.Model):
                 name="incident_escalation_due",
                 condition=Q(status="triggered", next_escalation_at__isnull=False),
             ),
+            # Also the daily cleanup's walk over old resolved incidents, oldest first.
             models.Index(fields=["resolved_at"]),
-            # The daily cleanup walks the old resolved incidents oldest first, a batch at a time.
-            models.Index(
-                fields=["resolved_at", "id"], name="incident_resolved_retention", condition=Q(status="resolved")
-            ),
             # The noise-reduction sweeps (every minute) look only at these few rows.
             models.Index(fields=["id"], name="incident_flapping", condition=Q(is_flapping=True)),
             models.Index(
