@@ -195,6 +195,8 @@ INBOUND_MAX_BODY_BYTES = env_int("INBOUND_MAX_BODY_BYTES", 512 * 1024)
 # A named heartbeat (Opsgenie's pings) created by its first ping gets this interval.
 NAMED_HEARTBEAT_INTERVAL_SECONDS = env_int("NAMED_HEARTBEAT_INTERVAL_SECONDS", 600)
 INBOUND_RETENTION_DAYS = env_int("INBOUND_RETENTION_DAYS", 90)
+# Incidents per cleanup transaction (bench/retention.py measured the default: docs/operations.md).
+CLEANUP_BATCH_SIZE = env_int("CLEANUP_BATCH_SIZE", 2000)
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_FAIL_OPEN = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = INBOUND_MAX_BODY_BYTES + 1024

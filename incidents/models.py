@@ -103,6 +103,7 @@ class Incident(models.Model):
                 name="incident_escalation_due",
                 condition=Q(status="triggered", next_escalation_at__isnull=False),
             ),
+            # Also the daily cleanup's walk over old resolved incidents, oldest first.
             models.Index(fields=["resolved_at"]),
             # The noise-reduction sweeps (every minute) look only at these few rows.
             models.Index(fields=["id"], name="incident_flapping", condition=Q(is_flapping=True)),
@@ -237,6 +238,9 @@ class Event(models.Model):
             models.Index(fields=["incident", "id"]),
             models.Index(fields=["received_at"]),
             models.Index(fields=["request_id"], name="event_request_id", condition=Q(request_id__isnull=False)),
+            # The daily cleanup's stray events: without the condition each batch would wade
+            # through the old events of incidents still kept.
+            models.Index(fields=["received_at"], name="event_orphan_received", condition=Q(incident__isnull=True)),
         ]
 
     def __str__(self) -> str:
