@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "config.request_log.RequestLogMiddleware",
     # First, so an oversized body is refused before anything reads it.
     "integrations.middleware.BodySizeLimitMiddleware",
+    # Before any view: NUL or a lone surrogate in the path, query or a form field is a 400.
+    "config.input_guard.RejectUnstorableInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -314,6 +316,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # JSON refuses NUL and lone surrogates, naming the field (config/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.StorableJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Vigil",
@@ -347,6 +355,7 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 3)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "integrations.ratelimit.client_ip"
+AXES_USERNAME_CALLABLE = "config.login_lockout.attempted_username"  # cut to 150 characters
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
