@@ -10,7 +10,14 @@ from oncall.api import OnCallViewSet, ScheduleViewSet
 from oncall.api_teams import TeamViewSet
 from oncall.api_tokens import ApiTokenViewSet
 
-router = DefaultRouter()
+
+# No `.json` suffix routes: the API speaks JSON only, and DRF's suffix passes a `format`
+# argument that the custom actions do not take (a 500 on `/incidents/1/notes.json`, T48).
+class JsonOnlyRouter(DefaultRouter):
+    include_format_suffixes = False
+
+
+router = JsonOnlyRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("integration-keys", IntegrationKeyViewSet, basename="integration-key")
 router.register("teams", TeamViewSet, basename="team")

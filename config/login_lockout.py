@@ -16,3 +16,16 @@ class LoginLockoutBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username, password, **kwargs)
+
+
+# Axes stores the name in a 255-character column; Django's user names are at most 150.
+USERNAME_STORED_CHARACTERS = 150
+
+
+def attempted_username(request, credentials: dict | None = None) -> str | None:
+    """The name axes records and locks out, read as axes does (credentials, else the form),
+    cut to what a user name can be: a 10,000-character name was a 500 on the sign-in page
+    (the column overflowed, RELIABILITY T48)."""
+    source = credentials if credentials else getattr(request, "POST", {})
+    name = source.get("username") if source else None
+    return name[:USERNAME_STORED_CHARACTERS] if isinstance(name, str) else name

@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "config.request_log.RequestLogMiddleware",
     # First, so an oversized body is refused before anything reads it.
     "integrations.middleware.BodySizeLimitMiddleware",
+    # Before any view: NUL or a lone surrogate in the path, query or a form field is a 400.
+    "config.input_guard.RejectUnstorableInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -191,6 +193,8 @@ INBOUND_RATE_LIMIT = env_str("INBOUND_RATE_LIMIT", "120/m")
 INBOUND_RATE_LIMIT_PER_KEY = env_str("INBOUND_RATE_LIMIT_PER_KEY", "")
 INBOUND_RATE_LIMIT_EXEMPT = env_list("INBOUND_RATE_LIMIT_EXEMPT", "")
 INBOUND_TRUSTED_PROXIES = env_list("INBOUND_TRUSTED_PROXIES", "")
+# Requests whose key does not authenticate, per client IP; past it they answer 429 (T51).
+INBOUND_FAILED_AUTH_LIMIT = env_str("INBOUND_FAILED_AUTH_LIMIT", "30/m")
 INBOUND_MAX_BODY_BYTES = env_int("INBOUND_MAX_BODY_BYTES", 512 * 1024)
 # A named heartbeat (Opsgenie's pings) created by its first ping gets this interval.
 NAMED_HEARTBEAT_INTERVAL_SECONDS = env_int("NAMED_HEARTBEAT_INTERVAL_SECONDS", 600)
@@ -323,6 +327,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # JSON refuses NUL and lone surrogates, naming the field (config/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "config.parsers.StorableJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 # REST API tokens (oncall/tokens.py): digests only, per device, each with an expiry. A token
 # that never expires is made only on request (`manage.py api_token create --never-expires`).
@@ -371,6 +381,7 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 3)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "integrations.ratelimit.client_ip"
+AXES_USERNAME_CALLABLE = "config.login_lockout.attempted_username"  # cut to 150 characters
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False

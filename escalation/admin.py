@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from config.admin_dates import SaneDateHierarchyMixin
 from escalation.channels import check_contact_address
 from escalation.models import (
     ContactMethod,
@@ -110,7 +111,7 @@ class NotificationRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(SaneDateHierarchyMixin, admin.ModelAdmin):
     list_display = ["id", "incident", "kind", "user", "channel", "status", "attempts", "due_at", "sent_at"]
     list_filter = ["status", "kind", "channel"]
     search_fields = ["incident__id", "user__username"]  # the address is encrypted

@@ -73,7 +73,8 @@ def form_proof(token: str) -> str:
 
 
 def proof_matches(token: str, presented: str) -> bool:
-    return hmac.compare_digest(form_proof(token), presented or "")
+    # Bytes: compare_digest refuses str with non-ASCII characters (a 500 on a forged field).
+    return hmac.compare_digest(form_proof(token).encode(), (presented or "").encode("utf-8", "replace"))
 
 
 def refusal(user, incident) -> str:

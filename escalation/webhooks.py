@@ -45,11 +45,46 @@ def _allow_private() -> bool:
     return settings.ESCALATION_WEBHOOK_ALLOW_PRIVATE
 
 
+# IPv6 forms that carry an IPv4 address (RELIABILITY T49). Python calls most of them
+# global, yet a NAT64 gateway or a 6to4/Teredo relay delivers them to the IPv4 inside:
+# 64:ff9b::7f00:1 reaches 127.0.0.1, 64:ff9b::a9fe:a9fe the metadata service.
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")        # RFC 6052: IPv4 in the last 32 bits
+# RFC 8215 local-use NAT64: the operator picks the prefix length, so where the IPv4 sits is
+# unknown; it is never a public destination, so it is refused whole.
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")
+# RFC 4291 IPv4-compatible (deprecated, never routed as such): refused whole, as :: and ::1 are.
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: IPv4-mapped, NAT64 (64:ff9b::/96),
+    6to4 (2002::/16) and Teredo (2001::/32: its server and its XOR-ed client)."""
+    found = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip in NAT64_WELL_KNOWN:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)  # (server, client); the stdlib undoes the client's XOR
+    return found
+
+
+def _forbidden_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return (not ip.is_global) or ip.is_multicast
+
+
 def is_forbidden_address(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (not ip.is_global) or ip.is_multicast
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64_LOCAL_USE or ip in IPV4_COMPATIBLE:
+            return True
+        if any(_forbidden_ip(inner) for inner in embedded_ipv4(ip)):
+            return True
+        if ip.ipv4_mapped is not None:
+            return False  # judged by its IPv4 address above (::ffff:8.8.8.8 is 8.8.8.8)
+    return _forbidden_ip(ip)
 
 
 def resolve(host: str, port: int) -> list[str]:

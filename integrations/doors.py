@@ -33,7 +33,7 @@ from integrations.formats.base import FormatError, NormalizedEvent
 from integrations.formats.spec import DoorPath, DoorSpec, Presented, Receipt, RecordedRequest
 from integrations.key_scrub import hide_in, hide_in_body
 from integrations.models import IntegrationKey
-from integrations.ratelimit import check_inbound, client_ip
+from integrations.ratelimit import check_inbound, client_ip, count_failed_auth
 
 logger = logging.getLogger("vigil.doors")
 
@@ -216,11 +216,11 @@ class Door(APIView):
 
         presented = spec.read_key(Presented(request.headers, body, path_key))
         integration = IntegrationKey.objects.authenticate(presented)
-        if integration is None:
-            return self.invalid_key_response()  # nothing is written for an unknown key
-        refusal = self.refuse(request, integration)
+        refusal = self.invalid_key_response() if integration is None else self.refuse(request, integration)
         if refusal is not None:
-            return refusal
+            # Nothing is written for an unknown key; a client that keeps guessing gets 429.
+            verdict = count_failed_auth(client_ip(request._request))
+            return self.rate_limited_response(verdict.retry_after) if verdict.limited else refusal
         # The event log keeps the body as received, except the working key itself, however
         # the body wrote it (T50); what the format parses from it is cleaned below.
         raw, key_in_body = hide_in_body(raw, presented)
@@ -249,7 +249,7 @@ class Door(APIView):
                          raw=raw.decode("utf-8", errors="replace"), client_ip=ip, user_agent=agent)
             return self.respond(error_body(exc.errors), spec.invalid_status)
 
-        if not (events and all(e.is_closing for e in events)):
+        if not (events and all(e.never_limited for e in events)):
             verdict = check_inbound(request._request, ip=ip, key_digest=integration.key_digest)
             if verdict.limited:
                 return self.rate_limited_response(verdict.retry_after)

@@ -7,8 +7,27 @@ import io
 
 from django.conf import settings
 from django.http import JsonResponse
+from gunicorn.http.errors import ParseException
+
+# What reading a broken body raises: gunicorn's parse errors for a malformed chunk size or a
+# missing chunk terminator, OSError (gunicorn's NoMoreData, a dropped connection) elsewhere.
+BODY_READ_ERRORS = (ParseException, OSError, ValueError)
 
 CHUNK = 64 * 1024
+
+
+def malformed_body_response(exc: Exception) -> JsonResponse:
+    response = JsonResponse(
+        {
+            "status": "invalid event",
+            "message": "Malformed request body",
+            "errors": [f"the chunked request body could not be read ({type(exc).__name__})"],
+        },
+        status=400,
+    )
+    # The connection's framing is lost: the next request on it could not be found.
+    response["Connection"] = "close"
+    return response
 
 
 def too_large_response(limit: int) -> JsonResponse:
@@ -41,11 +60,14 @@ class BodySizeLimitMiddleware:
             stream = request.META.get("wsgi.input")
             if stream is not None:
                 body = bytearray()
-                while len(body) <= limit:
-                    chunk = stream.read(min(CHUNK, limit + 1 - len(body)))
-                    if not chunk:
-                        break
-                    body += chunk
+                try:
+                    while len(body) <= limit:
+                        chunk = stream.read(min(CHUNK, limit + 1 - len(body)))
+                        if not chunk:
+                            break
+                        body += chunk
+                except BODY_READ_ERRORS as exc:
+                    return malformed_body_response(exc)
                 if len(body) > limit:
                     return too_large_response(limit)
                 # Hand Django the de-chunked body it could not read without a length.

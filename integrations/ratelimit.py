@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
 from django_ratelimit.core import get_usage
+from django_redis import get_redis_connection
+from redis.exceptions import RedisError
 
 logger = logging.getLogger("vigil.ratelimit")
 _last_warning = [0.0]
@@ -98,4 +101,45 @@ def check_inbound(request, *, ip: str, key_digest: str | None) -> Verdict:
             return verdict
     if settings.INBOUND_RATE_LIMIT_PER_KEY and key_digest:
         return _check(request, "inbound-key", key_digest, settings.INBOUND_RATE_LIMIT_PER_KEY)
+    return Verdict(False)
+
+
+RATE = re.compile(r"(\d+)/(\d*)([smhd])")
+PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def per_window(rate: str) -> tuple[int, int]:
+    """`30/m` -> (30, 60); `100/5m` -> (100, 300): django-ratelimit's rate notation."""
+    match = RATE.fullmatch(rate.strip().lower())
+    if match is None:
+        raise ValueError(f"not a rate like 30/m: {rate!r}")
+    count, multiple, period = match.groups()
+    return int(count), int(multiple or 1) * PERIOD_SECONDS[period]
+
+
+def count_failed_auth(ip: str) -> Verdict:
+    """Count one request whose key did not authenticate, per client IP, and say whether
+    the client is past INBOUND_FAILED_AUTH_LIMIT (T51). Only failures are counted and only
+    failures are refused: a valid key from the same address (a NAT shared with a guesser,
+    or with a sender still using a revoked key) is never held back by this limit.
+
+    One round trip (a fixed window: create with its expiry, increment, read the expiry);
+    fails open, like the inbound limit, when Redis does not answer."""
+    rate = settings.INBOUND_FAILED_AUTH_LIMIT
+    if not rate or _in(ip, settings.INBOUND_RATE_LIMIT_EXEMPT) or time.monotonic() < _skip_until[0]:
+        return Verdict(False)
+    limit, window = per_window(rate)
+    bucket = f"vigil:failed-auth:{ip}"
+    try:
+        pipe = get_redis_connection("default").pipeline(transaction=False)
+        pipe.set(bucket, 0, ex=window, nx=True)
+        pipe.incr(bucket)
+        pipe.ttl(bucket)
+        _created, count, ttl = pipe.execute()
+    except (RedisError, OSError, NotImplementedError):  # NotImplementedError: no Redis cache
+        _skip_until[0] = time.monotonic() + SKIP_AFTER_FAILURE_SECONDS
+        _warn_fail_open()
+        return Verdict(False)
+    if count > limit:
+        return Verdict(True, max(1, ttl), "failed-auth")
     return Verdict(False)

@@ -52,6 +52,10 @@ def schedule_ref(schedule: Schedule) -> dict:
             "time_zone": schedule.time_zone}
 
 
+AT_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+AT_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_at(raw: str | None) -> datetime:
     """`?at=` as ISO-8601; a time without an offset is UTC."""
     if not raw:
@@ -62,7 +66,16 @@ def parse_at(raw: str | None) -> datetime:
         value = None
     if value is None:
         raise ValidationError({"at": ["Give an ISO-8601 date and time, e.g. 2026-03-29T09:00:00Z."]})
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    # Schedule math converts to UTC and to the schedule's zone and steps whole shifts either
+    # way: at the ends of the calendar (0001-01-01T00:00+14:00) that overflows.
+    try:
+        in_range = AT_EARLIEST <= value.astimezone(UTC) <= AT_LATEST
+    except OverflowError:
+        in_range = False
+    if not in_range:
+        raise ValidationError({"at": [f"Give a time between {AT_EARLIEST.year} and {AT_LATEST.year}."]})
+    return value
 
 
 # --- schedules -------------------------------------------------------------------------

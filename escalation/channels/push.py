@@ -14,7 +14,7 @@ import json
 
 import requests
 from django.conf import settings
-from py_vapid import Vapid
+from py_vapid import Vapid, VapidException
 from pywebpush import WebPushException, webpush
 
 from escalation import links, messages, webhooks
@@ -150,6 +150,12 @@ def push(method: ContactMethod, payload: dict, *, ttl: int, urgency: str, topic:
         return Failed("the push subscription has no encryption keys")
     where = url_origin(method.address)
     try:
+        # Before pywebpush reads the URL (it cannot sign claims for an IPv6 literal), and
+        # again in `webhooks.post` on the pinned connection.
+        webhooks.check_webhook_url(method.address)
+    except webhooks.UnsafeURL as exc:
+        return Failed(f"refused to call the push service: {exc}")
+    try:
         vapid = Vapid.from_string(private_key=settings.VAPID_PRIVATE_KEY)
     except Exception as exc:  # py_vapid raises whatever its decoders raise
         return Failed(f"VAPID_PRIVATE_KEY is not a usable key ({type(exc).__name__})")
@@ -177,6 +183,8 @@ def push(method: ContactMethod, payload: dict, *, ttl: int, urgency: str, topic:
         if status == 429 or status >= 500 or status == 0:
             return Retry(f"push service {where}: HTTP {status or 'error'}")
         return Failed(f"push service {where}: HTTP {status}")
+    except VapidException as exc:  # claims py_vapid will not sign, e.g. for an IPv6-literal endpoint
+        return Failed(f"push service {where}: VAPID claims refused ({str(exc)[:80]})")
     except (ValueError, TypeError) as exc:  # keys that do not decode or are not on the curve
         return Failed(f"the push subscription's keys are unusable ({type(exc).__name__})")
     return Delivered()

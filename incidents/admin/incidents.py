@@ -11,6 +11,7 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from config.admin_dates import SaneDateHierarchyMixin
 from incidents import actions
 from incidents.models import Alert, ChangeEvent, Event, Incident, TimelineEntry
 
@@ -69,7 +70,7 @@ class TimelineInline(ReadOnlyInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(SaneDateHierarchyMixin, admin.ModelAdmin):
     list_display = [
         "id", "summary", "status", "severity", "team", "integration_key", "alert_count",
         "first_seen_at", "last_seen_at",
@@ -146,7 +147,7 @@ class AlertAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(SaneDateHierarchyMixin, ReadOnlyAdmin):
     team_path = "integration_key__team"
     list_display = [
         "id", "received_at", "format", "action", "outcome", "dedup_key", "summary", "integration_key",

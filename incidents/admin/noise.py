@@ -8,8 +8,9 @@ through Django's escaping only."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404
+from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -88,7 +89,10 @@ class SuppressionRuleAdmin(admin.ModelAdmin):
         return urls + super().get_urls()
 
     def test_rule_view(self, request, object_id):
-        rule = get_object_or_404(SuppressionRule.objects.select_related("team", "integration_key"), pk=object_id)
+        # The admin's own lookup: an id that is not one (`%`, 10k characters) is a 404, not a 500.
+        rule = self.get_object(request, unquote(object_id))
+        if rule is None:
+            raise Http404("no such suppression rule")
         if not self.has_view_permission(request, rule):
             raise PermissionDenied
         try:

@@ -82,6 +82,9 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def pretty_body(raw: str) -> str:
     """A body as received, indented when it is JSON; any key-shaped string is redacted
     (the doors already replace the presented key, this catches keys quoted elsewhere)."""
@@ -91,7 +94,8 @@ def pretty_body(raw: str) -> str:
         text = json.dumps(json.loads(raw), indent=2, ensure_ascii=False, sort_keys=True)
     except ValueError:
         text = raw
-    return redact(text)
+    # A `\ud800` escape parses to a lone surrogate, which no page can encode (a 500, T48).
+    return redact(LONE_SURROGATE.sub("\ufffd", text))
 
 
 def labels_of(labels: Any) -> list[tuple[str, str]]:

@@ -71,8 +71,13 @@ class NormalizedEvent:
 
     @property
     def is_closing(self) -> bool:
-        """Acknowledge and resolve are never refused by the rate limit."""
         return self.action in ("acknowledge", "resolve")
+
+    @property
+    def never_limited(self) -> bool:
+        """Acknowledge, resolve and heartbeat are never refused by the rate limit: a refused
+        close leaves someone paged, and a refused heartbeat pages someone (T51)."""
+        return self.is_closing or self.action == "heartbeat"
 
     def to_log(self) -> dict:
         """The normalised fields, for the event log (raw is logged separately)."""
