@@ -13,7 +13,8 @@ overdue by 40 minutes that catch up several steps, a few flapping, a few without
 
 One tick runs with the clock fixed (`run_escalation_tick(now)`); the send tasks go to the
 Redis broker given (its database is flushed afterwards). Printed and written as one JSON
-line to bench/results/escalation.jsonl: seconds, queries, the EXPLAIN of the claim query,
+line to bench/results/escalation.jsonl: seconds (and this process's CPU seconds with the load
+average, since a shared machine's wall clock varies), queries, the EXPLAIN of the claim query,
 and the exactly-once checks: each due incident's fired (step, repeat) list equals the one a
 plain simulation of the policy gives, each fired step has as many page rows as its people's
 delivery plans, nothing else was written, and a second tick fires nothing. `outcome_digest`
@@ -363,9 +364,9 @@ def main() -> int:
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(count):
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         report = run_escalation_tick(now)
-        seconds = time.monotonic() - started
+        seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu_started
     enqueued = broker.llen("celery")
     checks = check_exactly_once(before, now, policy_snapshots, due_ids)
     # A second tick at the same instant must fire nothing (the engine before batches, cut
@@ -379,7 +380,8 @@ def main() -> int:
         "bench": "escalation_tick", "label": args.label, "revision": git_revision(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "open_incidents": OPEN, "due_incidents": len(due_ids), "fixture_seconds": round(fixture_seconds, 2),
-        "tick_seconds": round(seconds, 3), "queries": len(queries),
+        "tick_seconds": round(seconds, 3), "tick_cpu_seconds": round(cpu_seconds, 3),
+        "load_average": os.getloadavg()[0], "queries": len(queries),
         "report": {k: v for k, v in report.__dict__.items()},
         "send_tasks_enqueued": enqueued,
         "second_tick_steps": second.steps,
@@ -395,7 +397,8 @@ def main() -> int:
         and second.steps == 0 and report.errors == 0
     )
     result["exactly_once"] = ok
-    print(f"escalation tick over {OPEN} open incidents, {len(due_ids)} due: {seconds:.3f} s, "
+    print(f"escalation tick over {OPEN} open incidents, {len(due_ids)} due: {seconds:.3f} s "
+          f"({cpu_seconds:.3f} s CPU in this process, load average {os.getloadavg()[0]:.1f}), "
           f"{len(queries)} queries, {report.steps} steps fired ({checks['steps_expected']} expected), "
           f"{checks['page_rows']} page rows ({checks['page_rows_expected']} expected), "
           f"{enqueued} send tasks enqueued, second tick {second.steps} steps; exactly once: {ok}")
