@@ -4,7 +4,10 @@ State lives on the incident row: the policy snapshot (frozen at the first advanc
 index of the next step, the repeat counter and `next_escalation_at`. A step is fired with
 the incident row locked (`SELECT ... FOR UPDATE SKIP LOCKED`), its status re-checked under
 that lock, and the pointer moved in the same transaction as the Notification rows it
-creates. So:
+creates. The tick claims due incidents in batches (CLAIM_BATCH rows per claim, oldest due
+first) and fires a batch's steps together, reading people, schedules and contact methods
+in bulk (`escalation.targets`) and writing pages, timeline lines and pointers in bulk; the
+task the pipeline enqueues fires a batch of one through the same code. So:
 
 - two ticks (or a tick and the task the pipeline enqueued) never fire one step twice: the
   second skips the locked row, and after the commit the step is no longer due;
@@ -18,22 +21,21 @@ Every decision compares against the database clock (`clock.db_now`)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection, transaction
 
 from escalation import failpoints, notify
 from escalation.clock import db_now
-from escalation.models import ContactMethod, EscalationTickState, Notification, NotificationRule, urgency_of
+from escalation.models import ContactMethod, EscalationPolicy, EscalationTickState, Notification
+from escalation.targets import DeliveryPlans, OnCallMemo, StepPeople, Targets
 from incidents.models import Incident, TimelineEntry
-from oncall.models import Schedule, TeamMembership
-from oncall.schedule import who_is_on_call
 
 logger = logging.getLogger("vigil.escalation")
 
@@ -43,6 +45,10 @@ TICK_STATE_NAME = "escalation"
 # The last tick's duration, for /metrics (config/metrics.py); lost with Redis, harmlessly.
 TICK_SECONDS_CACHE_KEY = "escalation:last_tick_seconds"
 MAX_INCIDENTS_PER_TICK = 2000
+# Due incidents claimed, fired and committed together: one transaction and a constant
+# number of queries per batch (bench/escalation.py), short enough that an acknowledgement
+# waiting for one of the rows waits well under a second.
+CLAIM_BATCH = 200
 
 
 def delay_unit_seconds() -> int:
@@ -78,65 +84,46 @@ def snapshot_policy(policy) -> dict:
     }
 
 
-def _start(incident: Incident) -> None:
-    """First advance: freeze the policy; step 0 is due its delay after the trigger."""
-    policy = incident.escalation_policy
-    snapshot = snapshot_policy(policy) if policy is not None else {
-        "policy_id": None, "policy_name": "", "repeat_count": 0, "repeat_delay_seconds": 0, "steps": [],
-    }
+def _start(incident: Incident, snapshot: dict | None, timeline: list[TimelineEntry]) -> None:
+    """First advance: freeze the policy (`snapshot`, None when the policy is missing); step 0
+    is due its delay after the trigger."""
+    missing = snapshot is None
+    if missing:
+        snapshot = {"policy_id": None, "policy_name": "", "repeat_count": 0, "repeat_delay_seconds": 0, "steps": []}
     incident.escalation_snapshot = snapshot
     incident.escalation_step = 0
     incident.escalation_repeat = 0
     if not snapshot["steps"]:
         incident.next_escalation_at = None
-        why = "has no steps" if policy is not None else "is missing"
-        _timeline(
+        why = "is missing" if missing else "has no steps"
+        timeline.append(_entry(
             incident,
             f"Nobody will be paged: the escalation policy {why}.",
             {"warning": "no_escalation_steps"},
-        )
+        ))
         return
     incident.next_escalation_at += timedelta(seconds=snapshot["steps"][0]["delay_seconds"])
 
 
-# --- firing one step ---------------------------------------------------------------------
+def _policy_snapshots(policy_ids: set[int], memo: dict[int, dict | None]) -> dict[int, dict | None]:
+    """The snapshot of each policy, taken once per tick (one query for the policies, four
+    per policy frozen for the first time in this tick); None for a policy that is gone."""
+    missing = [pk for pk in policy_ids if pk not in memo]
+    if missing:
+        policies = EscalationPolicy.objects.in_bulk(missing)
+        for pk in missing:
+            policy = policies.get(pk)
+            memo[pk] = snapshot_policy(policy) if policy is not None else None
+    return memo
 
 
-@dataclass
-class Targets:
-    users: list = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+# --- who is paged, and the rows that page them ---------------------------------------------
 
 
 def resolve_targets(step: dict, at: datetime) -> Targets:
     """The people of one step at `at`: users, whoever is on call for each schedule, and
     every member of each team; in that order, each person once."""
-    targets = Targets()
-    user_ids: list[int] = list(step.get("user_ids", []))
-    for schedule_id in step.get("schedule_ids", []):
-        schedule = Schedule.objects.filter(pk=schedule_id).first()
-        if schedule is None:
-            targets.notes.append(f"schedule #{schedule_id} no longer exists")
-            continue
-        on_call = who_is_on_call(schedule, at)
-        if not on_call:
-            targets.notes.append(f"nobody is on call for {schedule.name}")
-        user_ids += [user.pk for user in on_call]
-    team_ids = step.get("team_ids", [])
-    if team_ids:
-        members = TeamMembership.objects.filter(team_id__in=team_ids).order_by("team_id", "id")
-        user_ids += list(members.values_list("user_id", flat=True))
-    wanted = list(dict.fromkeys(user_ids))
-    found = get_user_model().objects.in_bulk(wanted)
-    for pk in wanted:
-        user = found.get(pk)
-        if user is None:
-            targets.notes.append(f"user #{pk} no longer exists")
-        elif not user.is_active:
-            targets.notes.append(f"{user.get_username()} is inactive")
-        else:
-            targets.users.append(user)
-    return targets
+    return StepPeople([step], at).targets(step)
 
 
 def delivery_plan(user, severity: str | None = None) -> list[tuple[ContactMethod, int]]:
@@ -146,50 +133,70 @@ def delivery_plan(user, severity: str | None = None) -> list[tuple[ContactMethod
     at once: a person is never left unpaged by a missing rule. Only verified methods page:
     a method added on the Profile page pages once its code was entered. `severity=None`
     (no incident) counts every rule."""
-    rules = NotificationRule.objects.filter(
-        user=user, contact_method__enabled=True, contact_method__verified=True
-    ).select_related("contact_method")
-    if severity is not None:
-        rules = rules.filter(urgency__in=["", urgency_of(severity)])
-    plan = [(rule.contact_method, rule.delay_minutes) for rule in rules]
-    if plan:
-        return plan
-    return [(method, 0) for method in ContactMethod.objects.filter(user=user, enabled=True, verified=True)]
+    return DeliveryPlans([user.pk]).plan(user.pk, severity)
 
 
-def page_users(incident: Incident, users: list, *, step_index: int, repeat_index: int, now: datetime,
-               notes: list[str]) -> list[Notification]:
-    """One Notification row per (user, contact method, rule delay). The unique dedupe key
-    makes a re-run of the same step a no-op."""
+def _page_rows(incident: Incident, users: list, plans: DeliveryPlans, *, step_index: int, repeat_index: int,
+               now: datetime, notes: list[str]) -> list[Notification]:
+    """Unsaved Notification rows, one per (user, contact method, rule delay), each with the
+    unique dedupe key that makes a re-run of the same step a no-op."""
     unit = delay_unit_seconds()
     held = incident.is_flapping
-    created = []
+    rows = []
     for user in users:
-        plan = delivery_plan(user, incident.severity)
+        plan = plans.plan(user.pk, incident.severity)
         if not plan:
             notes.append(f"{user.get_username()} has no enabled contact method (or none is verified)")
             continue
         for method, delay in plan:
-            key = f"page:{incident.pk}:{step_index}:{repeat_index}:{user.pk}:{method.pk}:{delay}"
-            notification, was_created = Notification.objects.get_or_create(
-                dedupe_key=key,
-                defaults={
-                    "incident": incident,
-                    "user": user,
-                    "contact_method": method,
-                    "kind": Notification.Kind.PAGE,
-                    "status": Notification.Status.HELD if held else Notification.Status.PENDING,
-                    "status_reason": "held: the incident is flapping" if held else "",
-                    "step_index": step_index,
-                    "repeat_index": repeat_index,
-                    "channel": method.kind,
-                    "address": method.address,
-                    "due_at": now + timedelta(seconds=delay * unit),
-                },
-            )
-            if was_created:
-                created.append(notification)
-    return created
+            rows.append(Notification(
+                dedupe_key=f"page:{incident.pk}:{step_index}:{repeat_index}:{user.pk}:{method.pk}:{delay}",
+                incident=incident,
+                user=user,
+                contact_method=method,
+                kind=Notification.Kind.PAGE,
+                status=Notification.Status.HELD if held else Notification.Status.PENDING,
+                status_reason="held: the incident is flapping" if held else "",
+                step_index=step_index,
+                repeat_index=repeat_index,
+                channel=method.kind,
+                address=method.address,
+                due_at=now + timedelta(seconds=delay * unit),
+            ))
+    return rows
+
+
+def _insert_pages(rows: list[Notification], now: datetime) -> list[Notification]:
+    """Write the rows whose dedupe key is new (two queries for any number); the pending
+    ones already due are written marked enqueued, for `_send_after_commit`. Returns the
+    rows written, in order. Call with their incidents locked: nobody else writes their
+    keys meanwhile (the unique key stays the last word)."""
+    fresh = {row.dedupe_key: row for row in reversed(rows)}  # the first of a repeated key wins
+    if not fresh:
+        return []
+    existing = set(Notification.objects.filter(dedupe_key__in=list(fresh)).values_list("dedupe_key", flat=True))
+    new = [row for row in rows if fresh.get(row.dedupe_key) is row and row.dedupe_key not in existing]
+    for row in new:
+        if row.status == Notification.Status.PENDING and row.due_at <= now:
+            row.enqueued_at = now
+    return Notification.objects.bulk_create(new, batch_size=1000)
+
+
+def _send_after_commit(created: list[Notification]) -> list[int]:
+    """One send task per row written due (marked enqueued), once the transaction commits."""
+    due = [row.pk for row in created if row.enqueued_at is not None]
+    notify.send_on_commit(due)
+    return due
+
+
+def page_users(incident: Incident, users: list, *, step_index: int, repeat_index: int, now: datetime,
+               notes: list[str]) -> list[Notification]:
+    """Write the page rows of `users` for one step of a locked incident (those already
+    written are skipped). Returns the rows written."""
+    plans = DeliveryPlans(user.pk for user in users)
+    rows = _page_rows(incident, users, plans, step_index=step_index, repeat_index=repeat_index, now=now,
+                      notes=notes)
+    return _insert_pages(rows, now)
 
 
 @dataclass
@@ -215,8 +222,11 @@ def page_now(incident: Incident, people: list, *, repeat_index: int, now: dateti
     now are sent after the commit. Call with the incident row locked. `repeat_index` tells
     one such paging from the next (a later one pages the same person again)."""
     created = page_users(incident, people, step_index=-1, repeat_index=repeat_index, now=now, notes=notes)
-    notify.send_due_on_commit(created, now)
+    _send_after_commit(created)
     return Paged([n.pk for n in created], list(dict.fromkeys(n.user_id for n in created)))
+
+
+# --- firing the due steps of a batch of incidents --------------------------------------------
 
 
 def _describe_lateness(seconds: float) -> str:
@@ -225,26 +235,58 @@ def _describe_lateness(seconds: float) -> str:
     return f" ({int(seconds)} s late)"
 
 
-def _timeline(incident: Incident, message: str, data: dict) -> None:
-    TimelineEntry.objects.create(
-        incident=incident, kind=TimelineEntry.Kind.ESCALATION, message=message, data=data
-    )
+def _entry(incident: Incident, message: str, data: dict) -> TimelineEntry:
+    return TimelineEntry(incident=incident, kind=TimelineEntry.Kind.ESCALATION, message=message, data=data)
 
 
-def _fire_step(incident: Incident, now: datetime) -> list[Notification]:
+@dataclass
+class _Firing:
+    """One due step of one incident, taken before the pointer moved on."""
+
+    incident: Incident
+    index: int
+    repeat: int
+    due_at: datetime
+    step: dict
+    finished: bool  # the last step of the last repeat: escalation ends with it
+
+
+def _due_firings(incident: Incident, now: datetime) -> tuple[int, list[_Firing]]:
+    """Move the incident's pointer past every step due by `now`; returns how many steps
+    that was and the firings to write. Each next time counts from when the step was due."""
     snapshot = incident.escalation_snapshot
     steps = snapshot["steps"]
-    index, repeat = incident.escalation_step, incident.escalation_repeat
-    due_at = incident.next_escalation_at
-    if index >= len(steps):  # defensive: a pointer past the end means nothing is left
-        incident.next_escalation_at = None
-        return []
-    step = steps[index]
-    targets = resolve_targets(step, now)
-    created = page_users(incident, targets.users, step_index=index, repeat_index=repeat, now=now,
-                         notes=targets.notes)
-    late = (now - due_at).total_seconds()
-    label = f"Escalation step {index + 1} of {len(steps)}"
+    count, firings = 0, []
+    # At least one pass: with no step left, the pointer is cleared.
+    limit = max(1, len(steps) * (snapshot["repeat_count"] + 1))
+    while incident.next_escalation_at is not None and incident.next_escalation_at <= now and count < limit:
+        failpoints.hit("before_fire_step")
+        count += 1
+        index, repeat, due_at = incident.escalation_step, incident.escalation_repeat, incident.next_escalation_at
+        if index >= len(steps):  # defensive: a pointer past the end means nothing is left
+            incident.next_escalation_at = None
+            continue
+        finished = False
+        if index + 1 < len(steps):
+            incident.escalation_step = index + 1
+            incident.next_escalation_at = due_at + timedelta(seconds=steps[index + 1]["delay_seconds"])
+        elif repeat < snapshot["repeat_count"]:
+            incident.escalation_step = 0
+            incident.escalation_repeat = repeat + 1
+            incident.next_escalation_at = due_at + timedelta(seconds=snapshot["repeat_delay_seconds"])
+        else:
+            incident.escalation_step = len(steps)
+            incident.next_escalation_at = None
+            finished = True
+        firings.append(_Firing(incident, index, repeat, due_at, steps[index], finished))
+    return count, firings
+
+
+def _step_entry(firing: _Firing, targets: Targets, now: datetime) -> TimelineEntry:
+    incident, index, repeat = firing.incident, firing.index, firing.repeat
+    snapshot = incident.escalation_snapshot
+    late = (now - firing.due_at).total_seconds()
+    label = f"Escalation step {index + 1} of {len(snapshot['steps'])}"
     if repeat:
         label += f" (repeat {repeat} of {snapshot['repeat_count']})"
     names = ", ".join(u.get_username() for u in targets.users) or "nobody"
@@ -252,51 +294,90 @@ def _fire_step(incident: Incident, now: datetime) -> list[Notification]:
     message = f"{label}: paged {names}{held}{_describe_lateness(late)}"
     if targets.notes:
         message += "; " + "; ".join(targets.notes)
-    _timeline(incident, message, {
+    return _entry(incident, message, {
         "step": index, "repeat": repeat, "user_ids": [u.pk for u in targets.users],
-        "due_at": due_at.isoformat(), "fired_at": now.isoformat(), "late_seconds": round(late, 1),
+        "due_at": firing.due_at.isoformat(), "fired_at": now.isoformat(), "late_seconds": round(late, 1),
         "notes": targets.notes,
     })
-    # Move the pointer. Each next time counts from when this step was due.
-    if index + 1 < len(steps):
-        incident.escalation_step = index + 1
-        incident.next_escalation_at = due_at + timedelta(seconds=steps[index + 1]["delay_seconds"])
-    elif repeat < snapshot["repeat_count"]:
-        incident.escalation_step = 0
-        incident.escalation_repeat = repeat + 1
-        incident.next_escalation_at = due_at + timedelta(seconds=snapshot["repeat_delay_seconds"])
-    else:
-        incident.escalation_step = len(steps)
-        incident.next_escalation_at = None
-        _timeline(incident, "Escalation finished: every step fired and nobody acknowledged.",
-                  {"finished": True})
-    return created
 
 
-def _advance_locked(incident: Incident, now: datetime) -> int:
-    """Fire every due step of a locked incident. Returns the number of steps fired."""
-    if (
-        incident.status != Incident.Status.TRIGGERED
-        or incident.next_escalation_at is None
-        or incident.escalation_held_reason
-    ):
+@dataclass
+class TickMemo:
+    """Answers read once per tick and shared by its batches: each schedule's on-call at an
+    instant, and each policy's snapshot (a policy edited during the tick is frozen as it
+    was when the tick first needed it, a few seconds earlier at most)."""
+
+    on_call: OnCallMemo = field(default_factory=dict)
+    snapshots: dict[int, dict | None] = field(default_factory=dict)
+
+
+def _save_pointers(incidents: list[Incident], frozen: set[int]) -> None:
+    """One UPDATE for the batch's moved pointers, and the snapshots of the incidents in
+    `frozen` (the others keep theirs). Joined to arrays of the new values: Django's
+    bulk_update writes a CASE over every row per column, which costs more than firing."""
+    if not incidents:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {Incident._meta.db_table} AS incident
+                SET escalation_step = new.step, escalation_repeat = new.repeat,
+                    next_escalation_at = new.next_at,
+                    escalation_snapshot = COALESCE(new.snapshot::jsonb, incident.escalation_snapshot)
+                FROM unnest(%s::bigint[], %s::integer[], %s::integer[], %s::timestamptz[], %s::text[])
+                    AS new (id, step, repeat, next_at, snapshot)
+                WHERE incident.id = new.id""",
+            [
+                [i.pk for i in incidents],
+                [i.escalation_step for i in incidents],
+                [i.escalation_repeat for i in incidents],
+                [i.next_escalation_at for i in incidents],
+                [json.dumps(i.escalation_snapshot) if i.pk in frozen else None for i in incidents],
+            ],
+        )
+
+
+def _advance_locked(incidents: list[Incident], now: datetime, memo: TickMemo) -> int:
+    """Fire every due step of these locked incidents: the people of every step, their
+    delivery plans, the page rows, the timeline lines and the incidents' new pointers are
+    read and written in bulk, a constant number of queries for the whole batch. The pages
+    due now are sent after the commit. Returns the number of steps fired."""
+    active = [
+        incident for incident in incidents
+        if incident.status == Incident.Status.TRIGGERED
+        and incident.next_escalation_at is not None
+        and not incident.escalation_held_reason
+    ]
+    if not active:
         return 0
-    changed = incident.escalation_snapshot is None
-    if changed:
-        _start(incident)
-    fired, created = 0, []
-    snapshot = incident.escalation_snapshot
-    # At least one pass: with no step left, _fire_step clears next_escalation_at.
-    limit = max(1, len(snapshot["steps"]) * (snapshot["repeat_count"] + 1))
-    while incident.next_escalation_at is not None and incident.next_escalation_at <= now and fired < limit:
-        failpoints.hit("before_fire_step")
-        created += _fire_step(incident, now)
-        fired += 1
-    if changed or fired:
-        incident.save(update_fields=[
-            "escalation_snapshot", "escalation_step", "escalation_repeat", "next_escalation_at",
-        ])
-    notify.send_due_on_commit(created, now)
+    timeline: list[TimelineEntry] = []
+    starting = [incident for incident in active if incident.escalation_snapshot is None]
+    snapshots = _policy_snapshots({i.escalation_policy_id for i in starting if i.escalation_policy_id}, memo.snapshots)
+    for incident in starting:
+        _start(incident, snapshots.get(incident.escalation_policy_id), timeline)
+    changed = {incident.pk for incident in starting}
+    fired, firings = 0, []
+    for incident in active:
+        count, due = _due_firings(incident, now)
+        fired += count
+        firings += due
+        if count:
+            changed.add(incident.pk)
+
+    people = StepPeople((firing.step for firing in firings), now, memo.on_call)
+    targets = [people.targets(firing.step) for firing in firings]
+    plans = DeliveryPlans({user.pk for each in targets for user in each.users})
+    rows: list[Notification] = []
+    for firing, each in zip(firings, targets, strict=True):
+        rows += _page_rows(firing.incident, each.users, plans, step_index=firing.index, repeat_index=firing.repeat,
+                           now=now, notes=each.notes)
+        timeline.append(_step_entry(firing, each, now))
+        if firing.finished:
+            timeline.append(_entry(firing.incident, "Escalation finished: every step fired and nobody acknowledged.",
+                                   {"finished": True}))
+    created = _insert_pages(rows, now)
+    TimelineEntry.objects.bulk_create(timeline, batch_size=1000)
+    _save_pointers([i for i in active if i.pk in changed], frozen={i.pk for i in starting})
+    _send_after_commit(created)
     failpoints.hit("after_fire_before_commit")
     return fired
 
@@ -310,7 +391,7 @@ def advance_escalation(incident_id: int, now: datetime | None = None) -> int:
         )
         if incident is None:
             return 0
-        return _advance_locked(incident, now or db_now())
+        return _advance_locked([incident], now or db_now(), TickMemo())
 
 
 # --- the tick ----------------------------------------------------------------------------
@@ -334,10 +415,17 @@ def due_incidents(now: datetime):
     ).order_by("next_escalation_at", "pk")
 
 
+def claim_due_incidents_query(now: datetime, *, exclude: list[int], limit: int):
+    """The next `limit` due incidents, oldest due first, row-locked; rows another tick or
+    task holds are skipped, not waited for. Walks the partial index `incident_escalation_due`
+    (next_escalation_at, id) in order and stops after `limit` rows."""
+    return due_incidents(now).exclude(pk__in=exclude).select_for_update(skip_locked=True)[:limit]
+
+
 def _tick_lock() -> bool:
-    """Transaction-scoped: released by the commit of each short claim. Two ticks (two beat
-    processes, or a slow tick and the next) interleave at most one claim at a time, and the
-    row lock plus the re-check make even that harmless."""
+    """Transaction-scoped: released by the commit of each batch. Two ticks (two beat
+    processes, or a slow tick and the next) interleave at most one batch at a time, and the
+    row locks plus the re-check make even that harmless."""
     if connection.vendor != "postgresql":
         return True
     with connection.cursor() as cursor:
@@ -345,14 +433,40 @@ def _tick_lock() -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def _advance_claimed(batch: list[Incident], now: datetime, memo: TickMemo, report: TickReport) -> None:
+    """Fire a claimed batch in a savepoint. If it fails, fire its incidents one by one
+    (re-read: the failed attempt changed them in memory), so one broken incident cannot
+    stop the others."""
+    try:
+        with transaction.atomic():
+            report.steps += _advance_locked(batch, now, memo)
+        report.incidents += len(batch)
+        return
+    except Exception:
+        if len(batch) == 1:
+            report.errors += 1
+            logger.exception("escalation of incident %s failed; the next tick retries", batch[0].pk)
+            return
+        logger.exception("escalation of a batch of %s incidents failed; firing them one by one", len(batch))
+    for incident in due_incidents(now).filter(pk__in=[i.pk for i in batch]):
+        try:
+            with transaction.atomic():
+                report.steps += _advance_locked([incident], now, memo)
+            report.incidents += 1
+        except Exception:
+            report.errors += 1
+            logger.exception("escalation of incident %s failed; the next tick retries", incident.pk)
+
+
 def run_escalation_tick(now: datetime | None = None) -> TickReport:
-    """One beat tick: re-send notifications whose task was lost, then claim due incidents one
-    short transaction at a time and fire their due steps."""
+    """One beat tick: re-send notifications whose task was lost, then claim due incidents in
+    batches of CLAIM_BATCH, one short transaction each, and fire their due steps."""
     started = time.monotonic()
     budget = max(5.0, settings.ESCALATION_TICK_SECONDS * 0.9)
     report = TickReport()
     report.notifications_enqueued = notify.enqueue_due_notifications(now)
     done: list[int] = []
+    memo = TickMemo()
     while len(done) < MAX_INCIDENTS_PER_TICK and time.monotonic() - started < budget:
         with transaction.atomic():
             if not _tick_lock():
@@ -361,20 +475,12 @@ def run_escalation_tick(now: datetime | None = None) -> TickReport:
                 break
             failpoints.hit("tick_before_claim")
             clock = now or db_now()
-            incident = (
-                due_incidents(clock).exclude(pk__in=done).select_for_update(skip_locked=True).first()
-            )
-            if incident is None:
+            limit = min(CLAIM_BATCH, MAX_INCIDENTS_PER_TICK - len(done))
+            batch = list(claim_due_incidents_query(clock, exclude=done, limit=limit))
+            if not batch:
                 break
-            done.append(incident.pk)
-            try:
-                # A savepoint: one broken incident cannot stop the sweep of the others.
-                with transaction.atomic():
-                    report.steps += _advance_locked(incident, clock)
-                report.incidents += 1
-            except Exception:
-                report.errors += 1
-                logger.exception("escalation of incident %s failed; the next tick retries", incident.pk)
+            done += [incident.pk for incident in batch]
+            _advance_claimed(batch, clock, memo, report)
     if not report.lock_busy:
         EscalationTickState.objects.update_or_create(
             name=TICK_STATE_NAME, defaults={"last_tick_at": now or db_now()}

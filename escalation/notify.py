@@ -50,16 +50,6 @@ def send_on_commit(notification_ids: list[int]) -> None:
         dispatch.on_commit_send_notifications(notification_ids, on_not_enqueued=mark_not_enqueued)
 
 
-def send_due_on_commit(created: list[Notification], now) -> list[int]:
-    """Of rows just written, the pending ones already due: mark them enqueued and send them
-    after the commit (the others wait for the tick). Returns their ids."""
-    due = [n.pk for n in created if n.status == Notification.Status.PENDING and n.due_at <= now]
-    if due:
-        Notification.objects.filter(pk__in=due).update(enqueued_at=now)
-        send_on_commit(due)
-    return due
-
-
 # --- delivery --------------------------------------------------------------------------
 
 

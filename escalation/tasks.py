@@ -6,10 +6,14 @@ No task carries a long countdown or ETA (a Redis broker re-delivers those after 
 visibility timeout, and a lost one would lose a page): every pending step and every pending
 notification lives in the database, and the beat tick picks up whatever a lost task left."""
 
+import logging
+
 from celery import shared_task
 
 from escalation import dispatch, engine, notify
 from escalation.channels import slack
+
+logger = logging.getLogger("vigil.escalation")
 
 
 @shared_task(name=dispatch.ADVANCE_ESCALATION, acks_late=True, ignore_result=True)
@@ -26,6 +30,21 @@ def check_inbound_escalation_timeouts() -> dict:
 @shared_task(name=dispatch.SEND_NOTIFICATION, acks_late=True, ignore_result=True)
 def send_notification_task(notification_id: int) -> str:
     return notify.send_notification(notification_id)
+
+
+@shared_task(name=dispatch.SEND_NOTIFICATIONS, acks_late=True, ignore_result=True)
+def send_notifications_task(notification_ids: list[int]) -> list[str]:
+    """A chunk of a tick's pages (`dispatch.enqueue_sends`), each sent exactly as its own
+    task would: its own transaction, row lock and status check, so a redelivered chunk
+    sends nothing twice. A row whose send crashed stays pending; the tick re-sends it."""
+    outcomes = []
+    for notification_id in notification_ids:
+        try:
+            outcomes.append(notify.send_notification(notification_id))
+        except Exception:  # logged; the others in the chunk still go out
+            logger.exception("sending notification %s crashed; the tick will re-send it", notification_id)
+            outcomes.append("crashed")
+    return outcomes
 
 
 @shared_task(name=dispatch.REFRESH_SLACK_MESSAGES, bind=True, acks_late=True, ignore_result=True, max_retries=3)

@@ -98,8 +98,9 @@ class Incident(models.Model):
             models.Index(fields=["status", "-id"]),
             models.Index(fields=["team", "status"]),
             models.Index(fields=["integration_key", "status"]),
+            # The tick's claim: ORDER BY next_escalation_at, id LIMIT n, read in index order.
             models.Index(
-                fields=["next_escalation_at"],
+                fields=["next_escalation_at", "id"],
                 name="incident_escalation_due",
                 condition=Q(status="triggered", next_escalation_at__isnull=False),
             ),

@@ -7,11 +7,11 @@ pages: each tick claims incidents under the database's advisory lock and row loc
 second beat's ticks find the steps already fired, and a tick that meets another one holding
 the lock says so in the log and stops.
 
-Each claim of a due incident is made 40 ms slower (FAILPOINT_SLEEP at `tick_before_claim`,
-inside the claim's transaction, lock held), so a tick with a batch to fire lasts longer than
-the beat interval and the other beat's tick surely starts while it runs: without it, on an
-idle machine the whole batch is often fired before the next tick is even taken from the
-queue, and the overlap would be luck. Notifications whose send task looks lost are
+Each step fired is made 40 ms slower (FAILPOINT_SLEEP at `before_fire_step`, inside the
+batch's transaction, lock held), so a tick with a batch to fire lasts longer than the beat
+interval and the other beat's tick surely starts while it runs: without it, on an idle
+machine the whole batch (claimed and fired together) is done before the next tick is even
+taken from the queue, and the overlap would be luck. Notifications whose send task looks lost are
 re-enqueued after 1 s here (instead of 120 s), so duplicate send tasks do happen; the row
 lock and status check make them no-ops."""
 
@@ -31,8 +31,8 @@ from tests.factories import make_key, make_team
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
-INCIDENTS = 30  # per batch; at 40 ms more per claim, a tick firing them lasts > 1.2 s
-CLAIM_PAUSE = "tick_before_claim:0.04"
+INCIDENTS = 30  # per batch; at 40 ms more per step, a tick firing them lasts > 1.2 s
+STEP_PAUSE = "before_fire_step:0.04"
 LOCK_WARNING = "another escalation tick holds the lock"
 
 
@@ -69,7 +69,7 @@ def test_two_beats_at_once_send_as_many_pages_as_one_and_log_that_the_lock_is_he
     PeriodicTask.objects.exclude(task="check_inbound_escalation_timeouts").update(enabled=False)
 
     env = child_env(smtp.port, unit_seconds=1, NOTIFICATION_RESEND_GRACE_SECONDS="1", FAILPOINTS_ENABLED="true",
-                    FAILPOINT_SLEEP=CLAIM_PAUSE)
+                    FAILPOINT_SLEEP=STEP_PAUSE)
     logs = {name: tmp_path / f"{name}.log" for name in ("worker-1", "worker-2", "beat-1", "beat-2")}
     procs = [start_worker(env, logs["worker-1"], name="w1"), start_worker(env, logs["worker-2"], name="w2"),
              start_beat(env, logs["beat-1"], tmp_path / "beat-1-schedule")]
