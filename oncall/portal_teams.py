@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from oncall import invitations, membership
+from oncall.api_teams import TeamSerializer
 from oncall.models import Team, TeamInvitation, TeamMembership
 from oncall.permissions import is_team_admin, teams_of
 
@@ -28,6 +29,15 @@ from oncall.permissions import is_team_admin, teams_of
 class InviteForm(forms.Form):
     email = forms.EmailField(label="Email address", max_length=254)
     role = forms.ChoiceField(choices=TeamMembership.Role.choices, initial=TeamMembership.Role.RESPONDER)
+
+
+class TeamCreateForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    slug = forms.SlugField(max_length=100, required=False, help_text="Optional: made from the name.")
+    first_admin = forms.EmailField(
+        label="First admin's email", max_length=254,
+        help_text="Invited as the team's admin; they join when they accept.",
+    )
 
 
 class RoleForm(forms.Form):
@@ -66,6 +76,36 @@ def team_list(request):
     mine = dict(TeamMembership.objects.filter(user=request.user).values_list("team_id", "role"))
     rows = [{"team": team, "role": mine.get(team.pk)} for team in teams]
     return render(request, "oncall/teams.html", {"section": "teams", "rows": rows})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def team_create(request):
+    """Superusers make a team (as over REST) and invite its first admin by email; from then
+    on that admin runs it. The name and slug go through the REST serializer, so both refuse
+    the same teams."""
+    if not request.user.is_superuser:
+        raise PermissionDenied("Only superusers create teams.")
+    form = TeamCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        given = {k: form.cleaned_data[k] for k in ("name", "slug") if form.cleaned_data[k]}
+        serializer = TeamSerializer(data=given)
+        if serializer.is_valid():
+            with transaction.atomic():
+                team = serializer.save()
+                invitation, raw = invitations.do_invite(
+                    team, form.cleaned_data["first_admin"], TeamMembership.Role.ADMIN, request.user
+                )
+            if invitations.send_invitation(invitation, raw):
+                messages.success(request, f"Team {team.name} created; {invitation.email} is invited as its admin.")
+            else:
+                messages.error(request, f"Team {team.name} created, but the invitation could not be mailed.")
+            return redirect("team-detail", slug=team.slug)
+        for field, errors in serializer.errors.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "oncall/team_create.html", {"section": "teams", "form": form}, status=status)
 
 
 @login_required

@@ -28,6 +28,7 @@ urlpatterns = [
     path("oncall/schedules/<int:pk>/swaps/", swaps.swap_create, name="swap-create"),
     path("oncall/swaps/<int:swap_id>/<str:answer>/", swaps.swap_answer, name="swap-answer"),
     path("teams/", portal_teams.team_list, name="teams"),
+    path("teams/new/", portal_teams.team_create, name="team-create"),
     path("teams/<slug:slug>/", portal_teams.team_detail, name="team-detail"),
     path("teams/<slug:slug>/invite/", portal_teams.invite, name="team-invite"),
     path("teams/<slug:slug>/invitations/<int:pk>/revoke/", portal_teams.revoke_invitation,

@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from oncall.models import TeamInvitation, TeamMembership
+from oncall.models import Team, TeamInvitation, TeamMembership
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +100,29 @@ def test_the_users_page_is_for_superusers_only(client_of, web, team, responder):
     root = client_of(make_user("root", is_superuser=True, email="root@example.com"))
     html = root.get("/users/").content.decode()
     assert "rita@example.com" in html and "SRE (responder)" in html
+
+
+def test_a_superuser_creates_a_team_and_its_first_admin_is_invited(client_of, team, team_admin):
+    """Issue 14 item 3: a team is made in the portal, not the admin; its first admin joins by
+    the invitation like anyone else, and the name/slug rules are the REST serializer's."""
+    root = client_of(make_user("root", is_superuser=True, email="root@example.com"))
+    assert "team-create-form" in root.get("/teams/new/").content.decode()
+    page = root.post("/teams/new/", {"name": "Payments On-call", "first_admin": "Pat@Example.com"}, follow=True)
+    assert "Team Payments On-call created; pat@example.com is invited as its admin." in page.content.decode()
+    new = Team.objects.get(slug="payments-on-call")
+    invited = TeamInvitation.objects.get(team=new)
+    assert (invited.email, invited.role) == ("pat@example.com", ADMIN)
+    assert mail.outbox[0].to == ["pat@example.com"] and not new.memberships.exists()
+
+    again = root.post("/teams/new/", {"name": "Payments 2", "slug": team.slug, "first_admin": "x@example.com"})
+    assert again.status_code == 400 and "A team with this slug already exists." in again.content.decode()
+    assert Team.objects.count() == 2 and TeamInvitation.objects.count() == 1
+
+
+def test_only_superusers_create_teams(client_of, team_admin, responder):
+    for person in (team_admin, responder):
+        web = client_of(person)
+        assert web.get("/teams/new/").status_code == 403
+        assert web.post("/teams/new/", {"name": "Mine", "first_admin": "a@example.com"}).status_code == 403
+        assert "team-create-link" not in web.get("/teams/").content.decode()
+    assert not Team.objects.filter(name="Mine").exists()
