@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0003_event_user_agent'),
+        ('incidents', '0004_event_orphan_index'),
     ]
 
     operations = [
