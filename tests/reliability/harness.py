@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from django.conf import settings
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -225,6 +226,8 @@ def django_env(*, database_url: str, redis_url: str, **overrides: str) -> dict[s
         REDIS_URL=redis_url,
         CELERY_BROKER_URL=redis_url,
         SECRET_KEY="reliability-harness-secret-key-not-for-production-0123456789",
+        # The child reads contact methods this test process encrypted: the same field key.
+        FIELD_ENCRYPTION_KEY=",".join(settings.FIELD_ENCRYPTION_KEY or [settings.SECRET_KEY]),
         DEBUG="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         INBOUND_RATE_LIMIT="100000/m",
