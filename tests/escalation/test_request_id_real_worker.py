@@ -35,7 +35,8 @@ def test_a_page_sent_by_the_worker_logs_the_request_id_of_the_trigger(smtp, live
         assert answer.status_code == 200, answer.text
         assert answer.headers["X-Request-ID"] == "trace-42"
         assert smtp.wait_for(1, timeout=30)[0].to == "alice@example.com"
-        wait_for_log(log, "send_notification_task", timeout=30)
+        # The task's own closing line (not the "Received task" one), so it has finished.
+        wait_for_log(log, '"task_name": "escalation.tasks.send_notification_task"', timeout=30)
     finally:
         stop(worker)
 
@@ -43,5 +44,6 @@ def test_a_page_sent_by_the_worker_logs_the_request_id_of_the_trigger(smtp, live
     tasks = {line["task_name"]: line for line in lines if line["name"] == "vigil.task"}
     assert {"escalation.tasks.advance_escalation_task", "escalation.tasks.send_notification_task"} <= set(tasks)
     for name in ("escalation.tasks.advance_escalation_task", "escalation.tasks.send_notification_task"):
-        assert tasks[name]["request_id"] == "trace-42" and tasks[name]["outcome"] == "SUCCESS", tasks[name]
+        assert tasks[name]["request_id"] == "trace-42" and tasks[name]["outcome"] == "SUCCESS", (
+            tasks[name], log.read_text()[-4000:])
     assert raw_key not in log.read_text()
