@@ -44,6 +44,9 @@ HOSTILE = [
     "%25",
 ]
 
+# The first four: what breaks text handling (NUL, a lone surrogate, not UTF-8, 10k characters).
+TEXT_BREAKERS = frozenset(HOSTILE[:4])
+
 # Form and JSON bodies carry the values that reach a save or a lookup.
 BODY_VALUES = ["%00", "%ED%A0%80", "A" * 10_000, "99999999999999999999999999999", "-9223372036854775809",
                quote("0001-01-01T00:00:00+14:00", safe=""), quote("9999-12-31T23:59:59-12:00", safe="")]
@@ -203,7 +206,9 @@ def requests_for(route: Route, world: dict, who: str):
         for value in HOSTILE:
             url = fill(route, {**valid, name: value})
             yield "GET", url, None
-            if not only_the_door:
+            # A POST resolves the same path through the same converter and lookup as its GET;
+            # the values that break text handling are enough to reach its own code.
+            if not only_the_door and value in TEXT_BREAKERS:
                 yield "POST", url, None
     base = fill(route, valid)
     for value in HOSTILE:
@@ -243,10 +248,15 @@ def walk(routes: list[Route], who: str, world: dict) -> tuple[int, list[str]]:
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("area", ["admin", "portal, REST, doors, links"])
-@pytest.mark.parametrize("who", ["anonymous", "responder", "admin"])
+@pytest.mark.parametrize("who, area", [
+    ("anonymous", "admin"), ("admin", "admin"),
+    ("anonymous", "portal, REST, doors, links"), ("responder", "portal, REST, doors, links"),
+    ("admin", "portal, REST, doors, links"),
+])
 def test_no_url_answers_5xx_to_hostile_input(world, who, area):
-    """T48: every URL pattern, hostile path and query values, three kinds of visitor."""
+    """T48: every URL pattern, hostile path and query values, three kinds of visitor. (The
+    admin turns a responder away at its sign-in redirect before reading anything, exactly as
+    it does an anonymous visitor, so that pair is walked once, as anonymous.)"""
     routes = [r for r in all_routes() if r.template.startswith("/admin/") == (area == "admin")]
     assert len(routes) > 60, "the resolver walk found too few patterns"
     started = time.monotonic()
