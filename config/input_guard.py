@@ -30,6 +30,9 @@ def problem_in(request) -> str | None:
         if UNSTORABLE.search(name) or any(UNSTORABLE.search(v) for v in values):
             return f"the query parameter {_shown(name)} contains a NUL character or a lone surrogate"
     if request.method == "POST" and request.content_type in FORM_TYPES:
+        # Read the body first, so request.POST parses a copy and a view that verifies the
+        # exact bytes it was sent (Slack's and Twilio's signatures) can still read them.
+        request.body  # noqa: B018 - caches the body on the request
         for name, values in request.POST.lists():
             if UNSTORABLE.search(name) or any(UNSTORABLE.search(v) for v in values):
                 return f"the form field {_shown(name)} contains a NUL character or a lone surrogate"

@@ -317,6 +317,14 @@ def _save_pointers(incidents: list[Incident], frozen: set[int]) -> None:
     bulk_update writes a CASE over every row per column, which costs more than firing."""
     if not incidents:
         return
+    if connection.vendor != "postgresql":  # the no-install trial on SQLite: one UPDATE each
+        for incident in incidents:
+            values = {"escalation_step": incident.escalation_step, "escalation_repeat": incident.escalation_repeat,
+                      "next_escalation_at": incident.next_escalation_at}
+            if incident.pk in frozen:
+                values["escalation_snapshot"] = incident.escalation_snapshot
+            Incident.objects.filter(pk=incident.pk).update(**values)
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {Incident._meta.db_table} AS incident

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from escalation.fields import encrypt
+
 # One incident and its children, written by SQL for every row of generate_series. `%(…)s`
 # are psycopg parameters; {where} picks the incidents a child statement hangs rows on.
 INSERT_INCIDENTS = """
@@ -37,14 +39,14 @@ FROM incidents_incident i
 """
 INSERT_EVENTS = """
 INSERT INTO incidents_event (integration_key_id, incident_id, alert_id, format, action, outcome, reason,
-    dedup_key, summary, severity, original_severity, normalized, raw, client_ip, received_at)
+    dedup_key, summary, severity, original_severity, normalized, raw, client_ip, user_agent, received_at)
 SELECT a.integration_key_id, a.incident_id, a.id, 'events_v2', 'trigger', CASE WHEN n = 1 THEN 'created' ELSE 'updated' END,
     '', a.dedup_key, a.summary, 'critical', 'critical',
     jsonb_build_object('summary', a.summary, 'severity', 'critical', 'source', 'bench', 'dedup_key', a.dedup_key),
     '{"routing_key": "R0UTINGKEY", "event_action": "trigger", "dedup_key": "' || a.dedup_key
         || '", "payload": {"summary": "' || a.summary || '", "severity": "critical", "source": "bench", '
         || '"custom_details": {"used": "93%%", "mount": "/var", "free_bytes": 1048576}}}',
-    '10.0.0.7', a.first_seen_at + make_interval(mins => n)
+    '10.0.0.7', 'Go-http-client/1.1', a.first_seen_at + make_interval(mins => n)
 FROM incidents_alert a, generate_series(1, 3) AS n
 """
 INSERT_TIMELINE = """
@@ -57,15 +59,15 @@ FROM incidents_incident i,
 INSERT_NOTIFICATIONS = """
 INSERT INTO escalation_notification (incident_id, kind, status, step_index, repeat_index, channel, address,
     dedupe_key, attempts, last_error, status_reason, due_at, created_at, sent_at)
-SELECT i.id, 'page', 'sent', 0, 0, 'email', 'alice@example.com', 'bench:' || i.id || ':0:0:alice:email:page',
+SELECT i.id, 'page', 'sent', 0, 0, 'email', %(address)s, 'bench:' || i.id || ':0:0:alice:email:page',
     1, '', '', i.first_seen_at, i.first_seen_at, i.first_seen_at + interval '2 seconds'
 FROM incidents_incident i
 """
 INSERT_STRAY_EVENTS = """
 INSERT INTO incidents_event (integration_key_id, format, action, outcome, reason, dedup_key, summary, severity,
-    original_severity, normalized, raw, received_at)
+    original_severity, normalized, raw, user_agent, received_at)
 SELECT %(key_id)s, 'events_v2', 'resolve', 'ignored', 'no open alert', 'stray-' || g, '', '', '', '{}',
-    '{"routing_key": "R0UTINGKEY", "event_action": "resolve", "dedup_key": "stray-' || g || '"}',
+    '{"routing_key": "R0UTINGKEY", "event_action": "resolve", "dedup_key": "stray-' || g || '"}', '',
     now() - interval '100 days' - make_interval(secs => g)
 FROM generate_series(1, %(count)s) AS g
 """
@@ -91,7 +93,8 @@ def history_steps(incidents: int, key_id: int) -> list[tuple[str, str, dict]]:
         ("alerts", INSERT_ALERTS, {}),
         ("events", INSERT_EVENTS, {}),
         ("timeline", INSERT_TIMELINE, {}),
-        ("notifications", INSERT_NOTIFICATIONS, {}),
+        # A page's address is stored encrypted (escalation.fields): one ciphertext serves all.
+        ("notifications", INSERT_NOTIFICATIONS, {"address": encrypt("alice@example.com")}),
         ("stray events", INSERT_STRAY_EVENTS, {"count": max(1, incidents // 10), "key_id": key_id}),
         ("change events", INSERT_CHANGES, {"count": max(1, incidents // 100), "key_id": key_id}),
     ]
