@@ -27,7 +27,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +36,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.stack import (  # noqa: E402
-    FLOOR_KEY, CpuMeter, FloorApp, VigilStack, floor_dir, recreate_database, run_wrk,
+    FLOOR_KEY,
+    CpuMeter,
+    FloorApp,
+    VigilStack,
+    floor_dir,
+    recreate_database,
+    run_wrk,
 )
 from tests.reliability.harness import RedisServer, django_env, manage  # noqa: E402
 
@@ -144,7 +149,7 @@ def main() -> int:
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
         for name in names:
             path, script, vigil_args, floor_args = plan[name]
-            for target, base, fargs in (("vigil", vigil.url, vigil_args), ("floor", floor.url, floor_args)):
+            for _target, base, fargs in (("vigil", vigil.url, vigil_args), ("floor", floor.url, floor_args)):
                 if fargs is not None:  # warm-up: connections, caches, the first plans
                     run_wrk(base + path, script, [*fargs[:-1], fargs[-1] + "w"], clients=8, seconds=WARM_UP_SECONDS)
         for round_no in range(1, rounds + 1):

@@ -21,7 +21,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.reliability.harness import (  # noqa: E402
-    VENV_BIN, Gunicorn, Nginx, _die_with_parent, _stop_process, free_port, wait_until,
+    VENV_BIN,
+    Gunicorn,
+    Nginx,
+    _die_with_parent,
+    _stop_process,
+    free_port,
+    wait_until,
 )
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

@@ -11,8 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field, replace
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from escalation import dispatch
@@ -193,6 +192,21 @@ def _apply(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | No
     return Outcome(Event.Outcome.IGNORED, event.dedup_key, None, reason=event.reason)
 
 
+_LATEST = Incident._meta.get_field("latest")
+REPEAT_TRIGGER_SQL = f"""
+WITH counted AS (
+    UPDATE {Alert._meta.db_table}
+       SET count = count + 1, last_seen_at = %(now)s, last_trigger_at = %(now)s
+     WHERE integration_key_id = %(key_id)s AND dedup_key = %(dedup_key)s AND status = %(open)s
+ RETURNING incident_id
+)
+UPDATE {Incident._meta.db_table}
+   SET alert_count = alert_count + 1, last_seen_at = %(now)s, latest = %(latest)s
+ WHERE id IN (SELECT incident_id FROM counted)
+RETURNING id
+"""
+
+
 def _open_alert(key: IntegrationKey, dedup_key: str) -> Alert | None:
     return (
         Alert.objects.select_for_update()
@@ -204,9 +218,9 @@ def _open_alert(key: IntegrationKey, dedup_key: str) -> Alert | None:
 def _trigger(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | None) -> Outcome:
     now = timezone.now()
     for _attempt in range(DEDUP_RACE_ATTEMPTS):
-        alert = _open_alert(key, event.dedup_key) if event.dedupable else None
-        if alert is not None:
-            return _repeat_trigger(alert, event, now)
+        incident_id = _repeat_trigger(key, event, now) if event.dedupable else None
+        if incident_id is not None:
+            return Outcome(Event.Outcome.UPDATED, event.dedup_key, incident_id)
         try:
             # The savepoint lets a lost race roll back just this insert; the partial unique
             # index, not Python, decides who created the open alert.
@@ -218,16 +232,21 @@ def _trigger(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | 
     raise RuntimeError(f"could not settle a dedup race in {DEDUP_RACE_ATTEMPTS} attempts")
 
 
-def _repeat_trigger(alert: Alert, event: NormalizedEvent, now) -> Outcome:
+def _repeat_trigger(key: IntegrationKey, event: NormalizedEvent, now) -> int | None:
     """Same dedup key, alert still open: count it and keep the latest payload beside the
-    first summary. The incident's status and escalation are left as they are."""
-    Alert.objects.filter(pk=alert.pk).update(
-        count=F("count") + 1, last_seen_at=now, last_trigger_at=now
-    )
-    Incident.objects.filter(pk=alert.incident_id).update(
-        alert_count=F("alert_count") + 1, last_seen_at=now, latest=event.to_log()
-    )
-    return Outcome(Event.Outcome.UPDATED, event.dedup_key, alert.incident_id)
+    first summary; return its incident's id, or None when no alert of this dedup key is open.
+    The incident's status and escalation are left as they are.
+
+    One statement, where a lookup and two updates were three round trips: the UPDATE locks
+    the open alert's row itself (a concurrent resolve is waited for, and its `status` is
+    re-checked after the wait, so a closed alert is never counted)."""
+    with connection.cursor() as cursor:
+        cursor.execute(REPEAT_TRIGGER_SQL, {
+            "key_id": key.pk, "dedup_key": event.dedup_key, "open": Alert.Status.OPEN, "now": now,
+            "latest": _LATEST.get_db_prep_save(event.to_log(), connection),
+        })
+        row = cursor.fetchone()
+    return row[0] if row is not None else None
 
 
 def _new_alert(key: IntegrationKey, event: NormalizedEvent, now, flap: flapping.Flap | None) -> Outcome:
