@@ -177,7 +177,10 @@ def main() -> int:
                               flush=True)
         if not args.quick and not args.no_page:
             from bench.page import time_to_page
-            page = time_to_page(env, vigil.url, vigil_key, workdir, run=run)
+            try:
+                page = time_to_page(env, vigil.url, vigil_key, workdir, run=run)
+            except RuntimeError as exc:  # recorded as a failure; the load figures are kept
+                page = {"idle_s": None, "loaded_s": None, "errors": 1, "failure": str(exc)[:300]}
             rows.append({"scenario": "time-to-page", **page})
             print(f"  time to page: idle {page['idle_s']} s, under new load at 8 clients {page['loaded_s']} s",
                   flush=True)
