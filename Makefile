@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.package-lock.json
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: run test lint venv chromium nginx alertmanager bench clean
+.PHONY: run test lint venv chromium nginx alertmanager wrk bench bench-quick clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ chromium:
 nginx:
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null)
 
+# Debian's wrk, the load generator of `make bench`.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null)
+
 # Debian's Alertmanager, a real Opsgenie sender for the Opsgenie door's test (its own
 # process; the system service is never started).
 alertmanager:
@@ -63,8 +67,13 @@ test: $(STAMP) $(NODE_STAMP) chromium nginx alertmanager
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/vigil_test} \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
+# Vigil (nginx + gunicorn as deployed) against the floor in ../shared/perf: bench/README.md.
+bench: $(STAMP) nginx wrk
+	$(BIN)/python bench/run.py
+
+# New and dup triggers at 8 clients, two rounds: the check after each change.
+bench-quick: $(STAMP) nginx wrk
+	$(BIN)/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) var

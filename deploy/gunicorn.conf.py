@@ -7,7 +7,12 @@ never one of these threads. Served bare (`make run`), gunicorn is for a trial on
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-worker_class = "gthread"
+# gthread, 2 processes x 4 threads: measured against sync x4 / x6 and gthread 3 x 2 and 5 x 1
+# on 2 cores behind nginx (`make bench`, docs/performance.md), none served more ingest per
+# CPU second; sync workers also close every connection, so nginx's upstream keepalive is lost
+# and each request pays a new connection. Threads share one process's key cache, Redis and
+# PostgreSQL connections' warm state. GUNICORN_WORKER_CLASS is for such comparisons.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # A request that takes longer than this is a bug: the worker is killed and replaced.

@@ -11,8 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field, replace
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from escalation import dispatch
@@ -198,6 +197,25 @@ def _apply(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | No
     return Outcome(Event.Outcome.IGNORED, event.dedup_key, None, reason=event.reason)
 
 
+_LATEST = Incident._meta.get_field("latest")
+REPEAT_TRIGGER_SQL = f"""
+WITH counted AS (
+    UPDATE {Alert._meta.db_table}
+       SET count = count + 1, last_seen_at = %(now)s, last_trigger_at = %(now)s
+     WHERE integration_key_id = %(key_id)s AND dedup_key = %(dedup_key)s AND status = %(open)s
+ RETURNING incident_id
+), touched AS (
+    UPDATE {Incident._meta.db_table}
+       SET alert_count = alert_count + 1, last_seen_at = %(now)s, latest = %(latest)s
+     WHERE id IN (SELECT incident_id FROM counted)
+ RETURNING id
+)
+SELECT (SELECT id FROM touched), w.id, w.reason, w."end"
+  FROM (SELECT 1) AS one
+  LEFT JOIN LATERAL ({maintenance.HOLD_SQL}) AS w ON true
+"""
+
+
 def _open_alert(key: IntegrationKey, dedup_key: str) -> Alert | None:
     return (
         Alert.objects.select_for_update()
@@ -209,35 +227,48 @@ def _open_alert(key: IntegrationKey, dedup_key: str) -> Alert | None:
 def _trigger(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | None) -> Outcome:
     now = timezone.now()
     for _attempt in range(DEDUP_RACE_ATTEMPTS):
-        alert = _open_alert(key, event.dedup_key) if event.dedupable else None
-        if alert is not None:
-            return _repeat_trigger(alert, event, now)
+        if event.dedupable:
+            incident_id, hold = _repeat_trigger(key, event, now)
+            if incident_id is not None:
+                return Outcome(Event.Outcome.UPDATED, event.dedup_key, incident_id)
+        else:
+            hold = maintenance.hold_for(key, now)
         try:
             # The savepoint lets a lost race roll back just this insert; the partial unique
             # index, not Python, decides who created the open alert.
             with transaction.atomic():
-                return _new_alert(key, event, now, flap)
+                return _new_alert(key, event, now, flap, hold)
         except IntegrityError:
             logger.info("dedup race on %s; re-reading the open alert", event.dedup_key[:40])
             continue
     raise RuntimeError(f"could not settle a dedup race in {DEDUP_RACE_ATTEMPTS} attempts")
 
 
-def _repeat_trigger(alert: Alert, event: NormalizedEvent, now) -> Outcome:
+def _repeat_trigger(key: IntegrationKey, event: NormalizedEvent, now) -> tuple[int | None, maintenance.Hold | None]:
     """Same dedup key, alert still open: count it and keep the latest payload beside the
-    first summary. The incident's status and escalation are left as they are."""
-    Alert.objects.filter(pk=alert.pk).update(
-        count=F("count") + 1, last_seen_at=now, last_trigger_at=now
-    )
-    Incident.objects.filter(pk=alert.incident_id).update(
-        alert_count=F("alert_count") + 1, last_seen_at=now, latest=event.to_log()
-    )
-    return Outcome(Event.Outcome.UPDATED, event.dedup_key, alert.incident_id)
+    first summary; return its incident's id, or None when no alert of this dedup key is open.
+    The incident's status and escalation are left as they are. Also returns the maintenance
+    window that would hold a new incident of this key now (read in the same round trip: a
+    new alert needs it next).
+
+    One statement, where a lookup, two updates and the window check were four round trips:
+    the UPDATE locks the open alert's row itself (a concurrent resolve is waited for, and its
+    `status` is re-checked after the wait, so a closed alert is never counted)."""
+    with connection.cursor() as cursor:
+        cursor.execute(REPEAT_TRIGGER_SQL, {
+            "dedup_key": event.dedup_key, "open": Alert.Status.OPEN,
+            "latest": _LATEST.get_db_prep_save(event.to_log(), connection),
+            **maintenance.hold_params(key, now),
+        })
+        incident_id, *window = cursor.fetchone()
+    return incident_id, maintenance.hold_of(*window)
 
 
-def _new_alert(key: IntegrationKey, event: NormalizedEvent, now, flap: flapping.Flap | None) -> Outcome:
+def _new_alert(key: IntegrationKey, event: NormalizedEvent, now, flap: flapping.Flap | None,
+               hold: maintenance.Hold | None) -> Outcome:
     """No open alert of this dedup key (inside the caller's savepoint): decide where it goes
-    (its group's open incident, else a new incident, held or paging), then write that once."""
+    (its group's open incident, else a new incident, held by `hold` or paging), then write
+    that once."""
     group = grouping.find_group(key, event, now)
     if group is not None and group.incident_id is not None:
         reason = grouping.join(key, group, event, now)
@@ -245,7 +276,6 @@ def _new_alert(key: IntegrationKey, event: NormalizedEvent, now, flap: flapping.
             reason = _joined(reason, flapping.mark_flapping(group.incident_id, flap))
         # Joining pages nobody: the group's incident is already escalating (or held).
         return Outcome(Event.Outcome.GROUPED, event.dedup_key, group.incident_id, reason=reason)
-    hold = maintenance.hold_for(key, now)
     incident = _create_incident(
         key, event, now,
         group_key=group.bucket if group is not None else event.group_key,

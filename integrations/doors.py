@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 from incidents.changes import record_change
 from incidents.models import Event
 from incidents.pipeline import Outcome, apply_event, log_rejected
-from integrations import keys
+from integrations import key_cache, keys
 from integrations.body import BodyError, parse_json_object
 from integrations.door_openapi import DoorSchema
 from integrations.formats.base import FormatError, NormalizedEvent
@@ -215,7 +215,7 @@ class Door(APIView):
             return self.body_error_response(body_error)
 
         presented = spec.read_key(Presented(request.headers, body, path_key))
-        integration = IntegrationKey.objects.authenticate(presented)
+        integration = key_cache.authenticate(presented)
         refusal = self.invalid_key_response() if integration is None else self.refuse(request, integration)
         if refusal is not None:
             # Nothing is written for an unknown key; a client that keeps guessing gets 429.
@@ -281,6 +281,8 @@ class Door(APIView):
             try:
                 with transaction.atomic():
                     IntegrationKey.objects.filter(pk=integration.pk).update(last_used_at=now)
+                integration.last_used_at = now
+                key_cache.remember_use(integration)
             except DatabaseError as exc:
                 # The events are already committed: a lost timestamp must not turn their 2xx
                 # into a 503, which would make the sender send them again.

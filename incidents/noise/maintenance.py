@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -79,12 +79,36 @@ class Hold:
         return f"maintenance window #{self.window_id} until {self.until}: nobody paged ({self.window_reason[:200]})"
 
 
+_WINDOW = MaintenanceWindow._meta.db_table
+# `covering` and `active_windows` as one statement, for the ingest path (the ORM spends more
+# CPU building that query than PostgreSQL spends answering it). Parameters: now, key_id,
+# team_id; a NULL key or team matches nothing, as `covering` leaves it out.
+HOLD_SQL = f"""
+SELECT id, reason, "end" FROM {_WINDOW}
+ WHERE start <= %(now)s AND "end" > %(now)s
+   AND ((integration_key_id IS NULL AND team_id IS NULL)
+        OR integration_key_id = %(key_id)s
+        OR (integration_key_id IS NULL AND team_id = %(team_id)s))
+ ORDER BY "end" DESC, id
+ LIMIT 1
+"""
+
+
+def hold_params(key: IntegrationKey, now: datetime) -> dict:
+    return {"now": now, "key_id": key.pk, "team_id": key.team_id}
+
+
+def hold_of(window_id: int | None, reason: str | None, end: datetime | None) -> Hold | None:
+    """The Hold of a HOLD_SQL row (all None: no window covers the key)."""
+    return None if window_id is None else Hold(window_id, reason, end)
+
+
 def hold_for(key: IntegrationKey, now: datetime) -> Hold | None:
     """The window that holds a new incident of this key now, or None. One query."""
-    window = active_windows(now).filter(covering(key.pk, key.team_id)).order_by("-end", "id").first()
-    if window is None:
-        return None
-    return Hold(window.pk, window.reason, window.end)
+    with connection.cursor() as cursor:
+        cursor.execute(HOLD_SQL, hold_params(key, now))
+        row = cursor.fetchone()
+    return hold_of(*row) if row is not None else None
 
 
 def note_hold(incident: Incident, hold: Hold, now: datetime) -> None:
