@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from escalation import dispatch
@@ -254,6 +255,8 @@ def _repeat_trigger(key: IntegrationKey, event: NormalizedEvent, now) -> tuple[i
     One statement, where a lookup, two updates and the window check were four round trips:
     the UPDATE locks the open alert's row itself (a concurrent resolve is waited for, and its
     `status` is re-checked after the wait, so a closed alert is never counted)."""
+    if connection.vendor != "postgresql":
+        return _repeat_trigger_portable(key, event, now)
     with connection.cursor() as cursor:
         cursor.execute(REPEAT_TRIGGER_SQL, {
             "dedup_key": event.dedup_key, "open": Alert.Status.OPEN,
@@ -262,6 +265,20 @@ def _repeat_trigger(key: IntegrationKey, event: NormalizedEvent, now) -> tuple[i
         })
         incident_id, *window = cursor.fetchone()
     return incident_id, maintenance.hold_of(*window)
+
+
+def _repeat_trigger_portable(key: IntegrationKey, event: NormalizedEvent,
+                             now) -> tuple[int | None, maintenance.Hold | None]:
+    """`_repeat_trigger` in ORM statements, for the no-install trial on SQLite, which has no
+    data-modifying CTE (`make run` without PostgreSQL); the same answers, more round trips."""
+    alert = _open_alert(key, event.dedup_key)
+    if alert is None:
+        return None, maintenance.hold_for(key, now)
+    Alert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_seen_at=now, last_trigger_at=now)
+    Incident.objects.filter(pk=alert.incident_id).update(
+        alert_count=F("alert_count") + 1, last_seen_at=now, latest=event.to_log()
+    )
+    return alert.incident_id, None
 
 
 def _new_alert(key: IntegrationKey, event: NormalizedEvent, now, flap: flapping.Flap | None,
