@@ -124,10 +124,9 @@ class Incident(models.Model):
 
 
 class AlertQuerySet(models.QuerySet):
-    def open_for_event(self, *, incident_id: int, key, event, now) -> "Alert":
-        """A new open alert of `event` (a normalised trigger) inside an incident. Raises
-        IntegrityError when an open alert with the same (key, dedup key) exists."""
-        return self.create(
+    def for_event(self, *, incident_id: int | None, key, event, now) -> "Alert":
+        """A new open alert of `event` (a normalised trigger), not saved yet."""
+        return self.model(
             incident_id=incident_id,
             integration_key=key,
             dedup_key=event.dedup_key,
@@ -138,6 +137,13 @@ class AlertQuerySet(models.QuerySet):
             last_seen_at=now,
             last_trigger_at=now,
         )
+
+    def open_for_event(self, *, incident_id: int, key, event, now) -> "Alert":
+        """A new open alert of `event` inside an incident, saved. Raises IntegrityError when
+        an open alert with the same (key, dedup key) exists."""
+        alert = self.for_event(incident_id=incident_id, key=key, event=event, now=now)
+        alert.save(force_insert=True)
+        return alert
 
 
 class Alert(models.Model):

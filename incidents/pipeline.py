@@ -10,13 +10,14 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field, replace
+from functools import cache
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from escalation import dispatch
-from incidents import actions
+from incidents import actions, rows
 from incidents.models import Alert, Event, Incident
 from incidents.noise import flapping, grouping, maintenance, suppression
 from integrations.formats.base import HEARTBEAT_DEDUP_KEY, NormalizedEvent
@@ -78,52 +79,89 @@ def apply_event(
     request_id: uuid.UUID | None = None,
     user_agent: str = "",
 ) -> Outcome:
-    """Apply one normalised event and log it; committed before this returns.
+    """Apply one normalised event and log it; committed before this returns (`apply_events`
+    with one event)."""
+    return apply_events(key, [event], format=format, client_ip=client_ip, body_text=body_text,
+                        request_id=request_id, user_agent=user_agent)[0]
+
+
+def apply_events(
+    key: IntegrationKey,
+    events: list[NormalizedEvent],
+    *,
+    format: str,
+    client_ip: str | None = None,
+    body_text: str | None = None,
+    request_id: uuid.UUID | None = None,
+    user_agent: str = "",
+) -> list[Outcome]:
+    """Apply the normalised events of one request, in order, and log each; committed before
+    this returns, in ONE transaction: all are stored or none is (a sender that sees an error
+    sends them all again and finds nothing half-done), and a POST of 100 alerts pays one
+    commit, not 100.
 
     Everything is decided before it is written; no step undoes what an earlier one wrote.
     1. Normalise the limits (summary length, over-long dedup keys); an event that names its
        incident by id (Opsgenie's identifierType=id) takes that incident's open alert.
     2. Flapping, read (trigger and resolve): would a state change now make the alert
        flapping? Redis is asked before the transaction, so no row lock waits on it.
-    In one transaction:
+    In one transaction, event by event:
     3. Suppress (triggers only): a matching rule stops the trigger here; it is only logged.
     4. Lock the open alert of (key, dedup key) and decide: a repeat updates it; a new alert
        joins its group's open incident, or opens an incident, held when a maintenance
        window covers the key; acknowledge and resolve reach the alert's incident.
     5. Write that decision once: a new incident is created in its final state (held: no
        pending step; flapping: marked), with its timeline lines.
-    6. Log the event: the pipeline is the only writer of the event log.
+    6. Log the event: the pipeline is the only writer of the event log. (On PostgreSQL a
+       trigger's line is written by the same statement as its decision.)
     7. On commit, escalation starts for a new incident that pages, and for nothing else.
     After the commit:
     8. Flapping, write: a state change goes into Redis (a hang costs at most one socket
        timeout, and no lock is held meanwhile)."""
-    apply_limits(event)  # 1
-    if event.incident_ref is not None and event.action != "note":
-        event.dedup_key = _open_dedup_key_of(key, event.incident_ref)
+    for event in events:  # 1
+        apply_limits(event)
+        if event.incident_ref is not None and event.action != "note":
+            event.dedup_key = _open_dedup_key_of(key, event.incident_ref)
     # 2: callers (the doors, the heartbeat check) hold no transaction, so neither this nor
     # step 8 ever runs under a lock.
     limits = flapping.limits_of(key)  # the key's own limits, else the defaults; no query
-    flap = flapping.check(key.pk, event.dedup_key, event.action, limits)
+    flaps = [flapping.check(key.pk, event.dedup_key, event.action, limits) for event in events]
+    log = LogLine(format=format, client_ip=client_ip, body_text=body_text, request_id=request_id,
+                  user_agent=user_agent)
+    outcomes = []
     with transaction.atomic():
-        outcome = _apply(key, event, flap)  # 3, 4, 5
-        outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip,  # 6
-                                body_text=body_text, request_id=request_id, user_agent=user_agent)
-        if outcome.starts_escalation:  # 7
-            dispatch.on_commit_advance_escalation(outcome.incident_id)
-    # 8: after the commit, so the change is counted only once it happened; a failure was
+        for event, flap in zip(events, flaps, strict=True):
+            outcome = _apply(key, event, flap, log)  # 3, 4, 5 (and 6, for a trigger on PostgreSQL)
+            if outcome.event_id is None:  # 6
+                outcome.event_id = _log(key, event, outcome, log)
+            if outcome.starts_escalation:  # 7
+                dispatch.on_commit_advance_escalation(outcome.incident_id)
+            outcomes.append(outcome)
+    # 8: after the commit, so a change is counted only once it happened; a failure was
     # already met in step 2 and is skipped here during the back-off.
-    if flapping.is_state_change(event.action, outcome.outcome, outcome.incident_id):
-        flapping.record_change(key.pk, event.dedup_key, event.action, window_seconds=limits.window_seconds)
-    return outcome
+    for event, outcome in zip(events, outcomes, strict=True):
+        if flapping.is_state_change(event.action, outcome.outcome, outcome.incident_id):
+            flapping.record_change(key.pk, event.dedup_key, event.action, window_seconds=limits.window_seconds)
+    return outcomes
 
 
-def _log(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, *, format: str,
-         client_ip: str | None, body_text: str | None, request_id: uuid.UUID | None,
-         user_agent: str = "") -> int:
-    return Event.objects.create(
+@dataclass(frozen=True)
+class LogLine:
+    """What the event-log row of a request's event holds besides the event and its outcome."""
+
+    format: str
+    client_ip: str | None = None
+    body_text: str | None = None
+    request_id: uuid.UUID | None = None
+    user_agent: str = ""
+
+
+def _event_row(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, log: LogLine) -> Event:
+    """The event-log row of `event` (not saved: a trigger writes it inside its own statement)."""
+    return Event(
         integration_key=key,
         incident_id=outcome.incident_id,
-        format=format,
+        format=log.format,
         action=event.action if event.action in Event.Action.values else Event.Action.NONE,
         outcome=outcome.outcome,
         reason=(outcome.reason or event.reason or "; ".join(event.errors))[:500],
@@ -132,12 +170,20 @@ def _log(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, *, forma
         severity=event.severity if event.action == "trigger" else "",
         original_severity=event.original_severity[:100],
         normalized=event.to_log(),
-        raw=raw_text(event, body_text),
-        client_ip=client_ip,
-        user_agent=user_agent[:200],
+        raw=raw_text(event, log.body_text),
+        client_ip=log.client_ip,
+        user_agent=log.user_agent[:200],
         suppressed_by_id=outcome.suppressed_by,
-        request_id=request_id,
-    ).pk
+        request_id=log.request_id,
+    )
+
+
+def _log(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, log: LogLine) -> int:
+    row = _event_row(key, event, outcome, log)
+    if connection.vendor == "postgresql":
+        return rows.insert_one(row)
+    row.save(force_insert=True)
+    return row.pk
 
 
 def log_rejected(key: IntegrationKey, *, format: str, errors: list[str], raw: str, client_ip: str | None,
@@ -168,7 +214,7 @@ def _open_dedup_key_of(key: IntegrationKey, incident_id: int) -> str:
     return found or ""
 
 
-def _apply(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | None) -> Outcome:
+def _apply(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | None, log: LogLine) -> Outcome:
     if event.incident_ref is not None and event.action != "note" and not event.dedup_key:
         return Outcome(Event.Outcome.IGNORED, "", None, reason=f"no open alert of incident {event.incident_ref}")
     if event.action == "note":
@@ -181,7 +227,7 @@ def _apply(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | No
         if suppressed is not None:
             return Outcome(Event.Outcome.SUPPRESSED, event.dedup_key, None, reason=suppressed.reason,
                            suppressed_by=suppressed.rule_id)
-        return _trigger(key, event, flap)
+        return _trigger(key, event, flap, log)
     if event.action == "acknowledge":
         return _acknowledge(key, event)
     if event.action == "resolve":
@@ -199,7 +245,14 @@ def _apply(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | No
 
 
 _LATEST = Incident._meta.get_field("latest")
-REPEAT_TRIGGER_SQL = f"""
+
+
+@cache
+def _repeat_trigger_sql() -> str:
+    """Count the open alert, touch its incident, log the event as a repeat (only when there
+    was an open alert to count), and read the maintenance window a new incident would need."""
+    logged = rows.shape(Event, "e", given=("incident_id",))
+    return f"""
 WITH counted AS (
     UPDATE {Alert._meta.db_table}
        SET count = count + 1, last_seen_at = %(now)s, last_trigger_at = %(now)s
@@ -210,10 +263,40 @@ WITH counted AS (
        SET alert_count = alert_count + 1, last_seen_at = %(now)s, latest = %(latest)s
      WHERE id IN (SELECT incident_id FROM counted)
  RETURNING id
+), logged AS (
+    INSERT INTO {logged.table} ({logged.columns})
+    SELECT touched.id, {logged.values} FROM touched
+ RETURNING id
 )
-SELECT (SELECT id FROM touched), w.id, w.reason, w."end"
+SELECT (SELECT id FROM touched), (SELECT id FROM logged), w.id, w.reason, w."end"
   FROM (SELECT 1) AS one
   LEFT JOIN LATERAL ({maintenance.HOLD_SQL}) AS w ON true
+"""
+
+
+@cache
+def _new_incident_sql() -> str:
+    """The incident, its first alert and the event-log line in one statement. The alert
+    yields to another request's open alert of the same dedup key (the partial unique index
+    decides, as it did for the ORM's insert); then nothing is logged and the caller removes
+    the incident row and re-reads."""
+    incident = rows.shape(Incident, "i")
+    alert = rows.shape(Alert, "a", given=("incident_id",))
+    logged = rows.shape(Event, "e", given=("incident_id",))
+    return f"""
+WITH incident AS (
+    INSERT INTO {incident.table} ({incident.columns}) VALUES ({incident.values}) RETURNING id
+), alert AS (
+    INSERT INTO {alert.table} ({alert.columns})
+    SELECT incident.id, {alert.values} FROM incident
+    ON CONFLICT (integration_key_id, dedup_key) WHERE status = '{Alert.Status.OPEN}' DO NOTHING
+ RETURNING incident_id
+), logged AS (
+    INSERT INTO {logged.table} ({logged.columns})
+    SELECT alert.incident_id, {logged.values} FROM alert
+ RETURNING id
+)
+SELECT incident.id, (SELECT id FROM logged) FROM incident
 """
 
 
@@ -225,97 +308,148 @@ def _open_alert(key: IntegrationKey, dedup_key: str) -> Alert | None:
     )
 
 
-def _trigger(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | None) -> Outcome:
+def _trigger(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | None, log: LogLine) -> Outcome:
     now = timezone.now()
     for _attempt in range(DEDUP_RACE_ATTEMPTS):
         if event.dedupable:
-            incident_id, hold = _repeat_trigger(key, event, now)
-            if incident_id is not None:
-                return Outcome(Event.Outcome.UPDATED, event.dedup_key, incident_id)
+            repeat = _repeat_trigger(key, event, now, log)
+            if repeat.incident_id is not None:
+                return Outcome(Event.Outcome.UPDATED, event.dedup_key, repeat.incident_id, event_id=repeat.event_id)
+            hold = repeat.hold
         else:
             hold = maintenance.hold_for(key, now)
-        try:
-            # The savepoint lets a lost race roll back just this insert; the partial unique
-            # index, not Python, decides who created the open alert.
-            with transaction.atomic():
-                return _new_alert(key, event, now, flap, hold)
-        except IntegrityError:
-            logger.info("dedup race on %s; re-reading the open alert", event.dedup_key[:40])
-            continue
+        outcome = _new_alert(key, event, now, flap, hold, log)
+        if outcome is not None:
+            return outcome
+        # Another request's open alert of this dedup key committed first: count it instead.
+        logger.info("dedup race on %s; re-reading the open alert", event.dedup_key[:40])
     raise RuntimeError(f"could not settle a dedup race in {DEDUP_RACE_ATTEMPTS} attempts")
 
 
-def _repeat_trigger(key: IntegrationKey, event: NormalizedEvent, now) -> tuple[int | None, maintenance.Hold | None]:
-    """Same dedup key, alert still open: count it and keep the latest payload beside the
-    first summary; return its incident's id, or None when no alert of this dedup key is open.
-    The incident's status and escalation are left as they are. Also returns the maintenance
-    window that would hold a new incident of this key now (read in the same round trip: a
-    new alert needs it next).
+@dataclass(frozen=True)
+class _Repeat:
+    incident_id: int | None  # None: no open alert of this dedup key
+    event_id: int | None  # the event-log line, when the statement wrote it
+    hold: maintenance.Hold | None  # the window that would hold a new incident now
 
-    One statement, where a lookup, two updates and the window check were four round trips:
-    the UPDATE locks the open alert's row itself (a concurrent resolve is waited for, and its
-    `status` is re-checked after the wait, so a closed alert is never counted)."""
+
+def _repeat_trigger(key: IntegrationKey, event: NormalizedEvent, now, log: LogLine) -> _Repeat:
+    """Same dedup key, alert still open: count it and keep the latest payload beside the
+    first summary, and log the event; the incident's status and escalation are left as they
+    are. Also reads the maintenance window that would hold a new incident of this key now
+    (a new alert needs it next).
+
+    One statement, where a lookup, two updates, the window check and the event-log insert
+    were five round trips: the UPDATE locks the open alert's row itself (a concurrent resolve
+    is waited for, and its `status` is re-checked after the wait, so a closed alert is never
+    counted)."""
     if connection.vendor != "postgresql":
         return _repeat_trigger_portable(key, event, now)
+    as_repeat = Outcome(Event.Outcome.UPDATED, event.dedup_key, None)
     with connection.cursor() as cursor:
-        cursor.execute(REPEAT_TRIGGER_SQL, {
+        cursor.execute(_repeat_trigger_sql(), {
             "dedup_key": event.dedup_key, "open": Alert.Status.OPEN,
             "latest": _LATEST.get_db_prep_save(event.to_log(), connection),
             **maintenance.hold_params(key, now),
+            **rows.shape(Event, "e", given=("incident_id",)).params(_event_row(key, event, as_repeat, log)),
         })
-        incident_id, *window = cursor.fetchone()
-    return incident_id, maintenance.hold_of(*window)
+        incident_id, event_id, *window = cursor.fetchone()
+    return _Repeat(incident_id, event_id, maintenance.hold_of(*window))
 
 
-def _repeat_trigger_portable(key: IntegrationKey, event: NormalizedEvent,
-                             now) -> tuple[int | None, maintenance.Hold | None]:
+def _repeat_trigger_portable(key: IntegrationKey, event: NormalizedEvent, now) -> _Repeat:
     """`_repeat_trigger` in ORM statements, for the no-install trial on SQLite, which has no
-    data-modifying CTE (`make run` without PostgreSQL); the same answers, more round trips."""
+    data-modifying CTE (`make run` without PostgreSQL); the same answers, more round trips
+    (the event is logged by the caller)."""
     alert = _open_alert(key, event.dedup_key)
     if alert is None:
-        return None, maintenance.hold_for(key, now)
+        return _Repeat(None, None, maintenance.hold_for(key, now))
     Alert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_seen_at=now, last_trigger_at=now)
     Incident.objects.filter(pk=alert.incident_id).update(
         alert_count=F("alert_count") + 1, last_seen_at=now, latest=event.to_log()
     )
-    return alert.incident_id, None
+    return _Repeat(alert.incident_id, None, None)
 
 
 def _new_alert(key: IntegrationKey, event: NormalizedEvent, now, flap: flapping.Flap | None,
-               hold: maintenance.Hold | None) -> Outcome:
-    """No open alert of this dedup key (inside the caller's savepoint): decide where it goes
-    (its group's open incident, else a new incident, held by `hold` or paging), then write
-    that once."""
-    group = grouping.find_group(key, event, now)
+               hold: maintenance.Hold | None, log: LogLine) -> Outcome | None:
+    """No open alert of this dedup key: decide where it goes (its group's open incident,
+    else a new incident, held by `hold` or paging), then write that once. None: another
+    request's open alert of this dedup key won the race (nothing of this attempt is kept)."""
+    group = grouping.find_group(key, event, now)  # writes nothing; its locks last to the commit
     if group is not None and group.incident_id is not None:
-        reason = grouping.join(key, group, event, now)
+        try:
+            # The savepoint lets a lost race roll back just this insert; the partial unique
+            # index, not Python, decides who created the open alert.
+            with transaction.atomic():
+                reason = grouping.join(key, group, event, now)
+        except IntegrityError:
+            return None
         if flap is not None:
             reason = _joined(reason, flapping.mark_flapping(group.incident_id, flap))
         # Joining pages nobody: the group's incident is already escalating (or held).
         return Outcome(Event.Outcome.GROUPED, event.dedup_key, group.incident_id, reason=reason)
-    incident = _create_incident(
+    outcome = Outcome(
+        Event.Outcome.CREATED, event.dedup_key, None, starts_escalation=hold is None,
+        # Flapping: escalation still starts; the engine holds a flapping incident's pages.
+        reason=_joined(hold.log_reason if hold is not None else "", flap.note if flap is not None else ""),
+    )
+    incident = _incident_row(
         key, event, now,
         group_key=group.bucket if group is not None else event.group_key,
         hold=hold, is_flapping=flap is not None,
     )
-    reason = ""
+    alert = Alert.objects.for_event(incident_id=None, key=key, event=event, now=now)
+    if not _insert_new_incident(incident, alert, outcome, key, event, log):
+        return None
     if hold is not None:
         maintenance.note_hold(incident, hold, now)
-        reason = hold.log_reason
     if flap is not None:
-        # Escalation still starts: the engine holds a flapping incident's pages.
-        reason = _joined(reason, flapping.mark_flapping(incident.pk, flap, created_flapping=True))
-    return Outcome(Event.Outcome.CREATED, event.dedup_key, incident.pk, reason=reason,
-                   starts_escalation=hold is None)
+        flapping.mark_flapping(incident.pk, flap, created_flapping=True)
+    return outcome
+
+
+def _insert_new_incident(incident: Incident, alert: Alert, outcome: Outcome, key: IntegrationKey,
+                         event: NormalizedEvent, log: LogLine) -> bool:
+    """Write the incident, its alert and (on PostgreSQL) the event-log line, filling in
+    `incident.pk`, `outcome.incident_id` and `outcome.event_id`. False when another open
+    alert of the dedup key won the race; nothing of this attempt is left then."""
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic():  # the no-install trial on SQLite: ORM inserts
+                incident.save(force_insert=True)
+                alert.incident = incident
+                alert.save(force_insert=True)
+        except IntegrityError:
+            return False
+        outcome.incident_id = incident.pk
+        return True
+    params = {
+        **rows.shape(Incident, "i").params(incident),
+        **rows.shape(Alert, "a", given=("incident_id",)).params(alert),
+        **rows.shape(Event, "e", given=("incident_id",)).params(_event_row(key, event, outcome, log)),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_new_incident_sql(), params)
+        incident_id, event_id = cursor.fetchone()
+        if event_id is None:
+            # The alert yielded: the incident row was written alone (no alert, no log line,
+            # no timeline yet), so removing it leaves nothing of this attempt.
+            cursor.execute(f"DELETE FROM {Incident._meta.db_table} WHERE id = %s", [incident_id])
+            return False
+    incident.pk = outcome.incident_id = incident_id
+    outcome.event_id = event_id
+    return True
 
 
 def _joined(*reasons: str) -> str:
     return "; ".join(reason for reason in reasons if reason)
 
 
-def _create_incident(key: IntegrationKey, event: NormalizedEvent, now, *, group_key: str,
-                     hold: maintenance.Hold | None, is_flapping: bool) -> Incident:
-    incident = Incident.objects.create(
+def _incident_row(key: IntegrationKey, event: NormalizedEvent, now, *, group_key: str,
+                  hold: maintenance.Hold | None, is_flapping: bool) -> Incident:
+    """A new incident in its final state, not saved yet."""
+    return Incident(
         integration_key=key,
         team_id=key.team_id,
         status=Incident.Status.TRIGGERED,
@@ -344,8 +478,6 @@ def _create_incident(key: IntegrationKey, event: NormalizedEvent, now, *, group_
         escalation_held_reason=hold.held_reason if hold is not None else "",
         is_flapping=is_flapping,
     )
-    Alert.objects.open_for_event(incident_id=incident.pk, key=key, event=event, now=now)
-    return incident
 
 
 def _acknowledge(key: IntegrationKey, event: NormalizedEvent) -> Outcome:

@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from incidents.changes import record_change
 from incidents.models import Event
-from incidents.pipeline import Outcome, apply_event, log_rejected
+from incidents.pipeline import Outcome, apply_events, log_rejected
 from integrations import key_cache, keys
 from integrations.body import BodyError, parse_json_object
 from integrations.door_openapi import DoorSchema
@@ -176,15 +176,12 @@ class Door(APIView):
             for event in events:
                 record_change(integration, event, body_text=body_text)
             return []
-        single = len(events) == 1
-        return [
-            apply_event(
-                integration, event, format=self.spec.slug, client_ip=ip,
-                body_text=body_text if single else None, request_id=self.stored_request_id,
-                user_agent=user_agent,
-            )
-            for event in events
-        ]
+        # One event: the log keeps the body as received; several: each its own part.
+        return apply_events(
+            integration, events, format=self.spec.slug, client_ip=ip,
+            body_text=body_text if len(events) == 1 else None, request_id=self.stored_request_id,
+            user_agent=user_agent,
+        )
 
     # --- the one flow ------------------------------------------------------------------
     @property

@@ -17,12 +17,12 @@ pytestmark = pytest.mark.django_db
 
 # apply_event alone, in a test transaction (its `atomic` blocks are savepoints). New trigger:
 # savepoint, one statement that finds no open alert to count and reads the maintenance window,
-# savepoint, incident and alert inserts, release, event-log insert, release. Repeat:
-# savepoint, the same statement (it counts the open alert and updates its incident),
-# event-log insert, release. The door's key lookup is remembered (integrations/key_cache.py):
+# one statement that inserts the incident, its alert and the event-log line, release. Repeat:
+# savepoint, the same first statement (it counts the open alert, updates its incident and
+# logs the event), release. The door's key lookup is remembered (integrations/key_cache.py):
 # tests/reliability/test_query_budget.py pins the door's counts.
-NEW_TRIGGER_QUERIES = 8
-REPEAT_TRIGGER_QUERIES = 4
+NEW_TRIGGER_QUERIES = 4
+REPEAT_TRIGGER_QUERIES = 3
 
 
 def logged(outcome) -> Event:
