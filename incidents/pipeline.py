@@ -251,7 +251,7 @@ _LATEST = Incident._meta.get_field("latest")
 def _repeat_trigger_sql() -> str:
     """Count the open alert, touch its incident, log the event as a repeat (only when there
     was an open alert to count), and read the maintenance window a new incident would need."""
-    logged = rows.shape(Event, "e", given=("incident_id",))
+    log_line = rows.insert_select(Event, "event", source="touched", given=(("incident_id", "touched.id"),))
     return f"""
 WITH counted AS (
     UPDATE {Alert._meta.db_table}
@@ -264,8 +264,7 @@ WITH counted AS (
      WHERE id IN (SELECT incident_id FROM counted)
  RETURNING id
 ), logged AS (
-    INSERT INTO {logged.table} ({logged.columns})
-    SELECT touched.id, {logged.values} FROM touched
+    {log_line}
  RETURNING id
 )
 SELECT (SELECT id FROM touched), (SELECT id FROM logged), w.id, w.reason, w."end"
@@ -280,20 +279,19 @@ def _new_incident_sql() -> str:
     yields to another request's open alert of the same dedup key (the partial unique index
     decides, as it did for the ORM's insert); then nothing is logged and the caller removes
     the incident row and re-reads."""
-    incident = rows.shape(Incident, "i")
-    alert = rows.shape(Alert, "a", given=("incident_id",))
-    logged = rows.shape(Event, "e", given=("incident_id",))
+    incident = rows.insert_select(Incident, "incident")
+    alert = rows.insert_select(Alert, "alert", source="incident", given=(("incident_id", "incident.id"),))
+    log_line = rows.insert_select(Event, "event", source="alert", given=(("incident_id", "alert.incident_id"),))
     return f"""
 WITH incident AS (
-    INSERT INTO {incident.table} ({incident.columns}) VALUES ({incident.values}) RETURNING id
+    {incident}
+ RETURNING id
 ), alert AS (
-    INSERT INTO {alert.table} ({alert.columns})
-    SELECT incident.id, {alert.values} FROM incident
+    {alert}
     ON CONFLICT (integration_key_id, dedup_key) WHERE status = '{Alert.Status.OPEN}' DO NOTHING
  RETURNING incident_id
 ), logged AS (
-    INSERT INTO {logged.table} ({logged.columns})
-    SELECT alert.incident_id, {logged.values} FROM alert
+    {log_line}
  RETURNING id
 )
 SELECT incident.id, (SELECT id FROM logged) FROM incident
@@ -351,7 +349,7 @@ def _repeat_trigger(key: IntegrationKey, event: NormalizedEvent, now, log: LogLi
             "dedup_key": event.dedup_key, "open": Alert.Status.OPEN,
             "latest": _LATEST.get_db_prep_save(event.to_log(), connection),
             **maintenance.hold_params(key, now),
-            **rows.shape(Event, "e", given=("incident_id",)).params(_event_row(key, event, as_repeat, log)),
+            "event": rows.record(_event_row(key, event, as_repeat, log)),
         })
         incident_id, event_id, *window = cursor.fetchone()
     return _Repeat(incident_id, event_id, maintenance.hold_of(*window))
@@ -425,9 +423,9 @@ def _insert_new_incident(incident: Incident, alert: Alert, outcome: Outcome, key
         outcome.incident_id = incident.pk
         return True
     params = {
-        **rows.shape(Incident, "i").params(incident),
-        **rows.shape(Alert, "a", given=("incident_id",)).params(alert),
-        **rows.shape(Event, "e", given=("incident_id",)).params(_event_row(key, event, outcome, log)),
+        "incident": rows.record(incident),
+        "alert": rows.record(alert),
+        "event": rows.record(_event_row(key, event, outcome, log)),
     }
     with connection.cursor() as cursor:
         cursor.execute(_new_incident_sql(), params)
