@@ -46,8 +46,18 @@ def door_path_patterns() -> tuple[re.Pattern, ...]:
     return tuple(p.pattern.regex for p in urlpatterns)
 
 
+# Door requests resolve against the doors' own patterns (mounted at the root in config.urls,
+# so the paths are the same): the whole URLconf would try about 70 portal and API patterns
+# first. Nothing a door runs reverses a URL.
+DOOR_URLCONF = "integrations.urls"
+
+
 class DoorHandler(WSGIHandler):
-    """Django's WSGI handler with the door middleware only."""
+    """Django's WSGI handler with the door middleware and the door URLconf only."""
+
+    def get_response(self, request):
+        request.urlconf = DOOR_URLCONF
+        return super().get_response(request)
 
     def load_middleware(self, is_async=False):
         # Django builds the chain from settings.MIDDLEWARE; it runs once, at start-up, before

@@ -164,7 +164,7 @@ def _event_row(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, lo
         format=log.format,
         action=event.action if event.action in Event.Action.values else Event.Action.NONE,
         outcome=outcome.outcome,
-        reason=(outcome.reason or event.reason or "; ".join(event.errors))[:500],
+        reason=_log_reason(event, outcome),
         dedup_key=event.dedup_key,
         summary=event.summary,
         severity=event.severity if event.action == "trigger" else "",
@@ -176,6 +176,10 @@ def _event_row(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, lo
         suppressed_by_id=outcome.suppressed_by,
         request_id=log.request_id,
     )
+
+
+def _log_reason(event: NormalizedEvent, outcome: Outcome) -> str:
+    return (outcome.reason or event.reason or "; ".join(event.errors))[:500]
 
 
 def _log(key: IntegrationKey, event: NormalizedEvent, outcome: Outcome, log: LogLine) -> int:
@@ -281,7 +285,10 @@ def _new_incident_sql() -> str:
     the incident row and re-reads."""
     incident = rows.insert_select(Incident, "incident")
     alert = rows.insert_select(Alert, "alert", source="incident", given=(("incident_id", "incident.id"),))
-    log_line = rows.insert_select(Event, "event", source="alert", given=(("incident_id", "alert.incident_id"),))
+    # The event's row as the repeat probe had it, with this outcome and reason.
+    log_line = rows.insert_select(Event, "event", source="alert", given=(
+        ("incident_id", "alert.incident_id"), ("outcome", "%(outcome)s"), ("reason", "%(reason)s"),
+    ))
     return f"""
 WITH incident AS (
     {incident}
@@ -308,15 +315,19 @@ def _open_alert(key: IntegrationKey, dedup_key: str) -> Alert | None:
 
 def _trigger(key: IntegrationKey, event: NormalizedEvent, flap: flapping.Flap | None, log: LogLine) -> Outcome:
     now = timezone.now()
+    # The event-log row, as a repeat; a new alert's statement changes its outcome and reason.
+    logged = None
+    if connection.vendor == "postgresql":  # (the SQLite trial logs it with the ORM afterwards)
+        logged = rows.record(_event_row(key, event, Outcome(Event.Outcome.UPDATED, event.dedup_key, None), log))
     for _attempt in range(DEDUP_RACE_ATTEMPTS):
         if event.dedupable:
-            repeat = _repeat_trigger(key, event, now, log)
+            repeat = _repeat_trigger(key, event, now, logged)
             if repeat.incident_id is not None:
                 return Outcome(Event.Outcome.UPDATED, event.dedup_key, repeat.incident_id, event_id=repeat.event_id)
             hold = repeat.hold
         else:
             hold = maintenance.hold_for(key, now)
-        outcome = _new_alert(key, event, now, flap, hold, log)
+        outcome = _new_alert(key, event, now, flap, hold, logged)
         if outcome is not None:
             return outcome
         # Another request's open alert of this dedup key committed first: count it instead.
@@ -331,7 +342,7 @@ class _Repeat:
     hold: maintenance.Hold | None  # the window that would hold a new incident now
 
 
-def _repeat_trigger(key: IntegrationKey, event: NormalizedEvent, now, log: LogLine) -> _Repeat:
+def _repeat_trigger(key: IntegrationKey, event: NormalizedEvent, now, logged: str | None) -> _Repeat:
     """Same dedup key, alert still open: count it and keep the latest payload beside the
     first summary, and log the event; the incident's status and escalation are left as they
     are. Also reads the maintenance window that would hold a new incident of this key now
@@ -341,15 +352,14 @@ def _repeat_trigger(key: IntegrationKey, event: NormalizedEvent, now, log: LogLi
     were five round trips: the UPDATE locks the open alert's row itself (a concurrent resolve
     is waited for, and its `status` is re-checked after the wait, so a closed alert is never
     counted)."""
-    if connection.vendor != "postgresql":
+    if logged is None:
         return _repeat_trigger_portable(key, event, now)
-    as_repeat = Outcome(Event.Outcome.UPDATED, event.dedup_key, None)
     with connection.cursor() as cursor:
         cursor.execute(_repeat_trigger_sql(), {
             "dedup_key": event.dedup_key, "open": Alert.Status.OPEN,
             "latest": _LATEST.get_db_prep_save(event.to_log(), connection),
             **maintenance.hold_params(key, now),
-            "event": rows.record(_event_row(key, event, as_repeat, log)),
+            "event": logged,
         })
         incident_id, event_id, *window = cursor.fetchone()
     return _Repeat(incident_id, event_id, maintenance.hold_of(*window))
@@ -370,7 +380,7 @@ def _repeat_trigger_portable(key: IntegrationKey, event: NormalizedEvent, now) -
 
 
 def _new_alert(key: IntegrationKey, event: NormalizedEvent, now, flap: flapping.Flap | None,
-               hold: maintenance.Hold | None, log: LogLine) -> Outcome | None:
+               hold: maintenance.Hold | None, logged: str | None) -> Outcome | None:
     """No open alert of this dedup key: decide where it goes (its group's open incident,
     else a new incident, held by `hold` or paging), then write that once. None: another
     request's open alert of this dedup key won the race (nothing of this attempt is kept)."""
@@ -398,7 +408,7 @@ def _new_alert(key: IntegrationKey, event: NormalizedEvent, now, flap: flapping.
         hold=hold, is_flapping=flap is not None,
     )
     alert = Alert.objects.for_event(incident_id=None, key=key, event=event, now=now)
-    if not _insert_new_incident(incident, alert, outcome, key, event, log):
+    if not _insert_new_incident(incident, alert, outcome, event, logged):
         return None
     if hold is not None:
         maintenance.note_hold(incident, hold, now)
@@ -407,12 +417,13 @@ def _new_alert(key: IntegrationKey, event: NormalizedEvent, now, flap: flapping.
     return outcome
 
 
-def _insert_new_incident(incident: Incident, alert: Alert, outcome: Outcome, key: IntegrationKey,
-                         event: NormalizedEvent, log: LogLine) -> bool:
-    """Write the incident, its alert and (on PostgreSQL) the event-log line, filling in
-    `incident.pk`, `outcome.incident_id` and `outcome.event_id`. False when another open
-    alert of the dedup key won the race; nothing of this attempt is left then."""
-    if connection.vendor != "postgresql":
+def _insert_new_incident(incident: Incident, alert: Alert, outcome: Outcome, event: NormalizedEvent,
+                         logged: str | None) -> bool:
+    """Write the incident, its alert and (on PostgreSQL, with the event-log row `logged`)
+    the event-log line, filling in `incident.pk`, `outcome.incident_id` and
+    `outcome.event_id`. False when another open alert of the dedup key won the race; nothing
+    of this attempt is left then."""
+    if logged is None:
         try:
             with transaction.atomic():  # the no-install trial on SQLite: ORM inserts
                 incident.save(force_insert=True)
@@ -425,7 +436,9 @@ def _insert_new_incident(incident: Incident, alert: Alert, outcome: Outcome, key
     params = {
         "incident": rows.record(incident),
         "alert": rows.record(alert),
-        "event": rows.record(_event_row(key, event, outcome, log)),
+        "event": logged,
+        "outcome": outcome.outcome,
+        "reason": _log_reason(event, outcome),
     }
     with connection.cursor() as cursor:
         cursor.execute(_new_incident_sql(), params)

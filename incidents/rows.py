@@ -22,10 +22,25 @@ from functools import cache
 from django.db import connection, models
 from psycopg.types.json import Jsonb
 
+# Field classes whose `get_db_prep_save` adds nothing `json.dumps(default=str)` would not do
+# (or, for JSON, only wraps the document): their `pre_save` value is written as it is. Exact
+# classes, not subclasses: a field derived from one (the encrypted text field, say) may
+# convert, so it takes the full path.
+_AS_IS = frozenset({
+    models.AutoField, models.BigAutoField, models.BigIntegerField, models.BooleanField,
+    models.CharField, models.DateTimeField, models.ForeignKey, models.GenericIPAddressField,
+    models.IntegerField, models.JSONField, models.PositiveIntegerField, models.TextField,
+    models.UUIDField,
+})
+
 
 @cache
-def _fields(model: type[models.Model]) -> tuple:
-    return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+def _fields(model: type[models.Model]) -> tuple[tuple[str, models.Field, bool], ...]:
+    """(column, field, written as it is) of each column but the primary key."""
+    return tuple(
+        (field.column, field, type(field) in _AS_IS)
+        for field in model._meta.concrete_fields if not field.primary_key
+    )
 
 
 def _plain(value):
@@ -39,8 +54,9 @@ def _plain(value):
 def record(obj: models.Model) -> str:
     """The row of `obj` (primary key left to the database) as one JSON parameter."""
     return json.dumps({
-        field.column: _plain(field.get_db_prep_save(field.pre_save(obj, True), connection))
-        for field in _fields(type(obj))
+        column: field.pre_save(obj, True) if as_is
+        else _plain(field.get_db_prep_save(field.pre_save(obj, True), connection))
+        for column, field, as_is in _fields(type(obj))
     }, ensure_ascii=False, default=str)
 
 
@@ -54,7 +70,7 @@ def insert_select(model: type[models.Model], param: str, *, source: str = "",
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     replaced = dict(given)
-    columns = [field.column for field in _fields(model)]
+    columns = [column for column, _field, _as_is in _fields(model)]
     select = [replaced.get(column, f"r.{quote(column)}") for column in columns]
     sources = ", ".join(filter(None, [source, f"jsonb_populate_record(NULL::{table}, %({param})s::jsonb) AS r"]))
     return (f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "

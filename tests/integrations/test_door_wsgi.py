@@ -11,7 +11,7 @@ import re
 import pytest
 from django.urls import resolve
 
-from config.door_wsgi import DOOR_SKIPS, door_middleware
+from config.door_wsgi import DOOR_SKIPS, DOOR_URLCONF, door_middleware
 from config.wsgi import application
 from incidents.models import Event
 from integrations.doors import Door
@@ -52,7 +52,10 @@ def test_every_door_path_takes_the_door_stack_and_resolves_to_a_door():
     for _spec, door_path in DOOR_PATHS:
         path = sample(door_path.route)
         assert application.is_door(path), path
-        assert getattr(resolve(path).func, "view_class", None) is Door, path
+        whole, own = resolve(path), resolve(path, urlconf=DOOR_URLCONF)
+        assert getattr(whole.func, "view_class", None) is Door, path
+        # The door handler resolves against the doors' own URLconf: the same view and arguments.
+        assert (own.url_name, own.kwargs) == (whole.url_name, whole.kwargs), path
 
 
 @pytest.mark.parametrize("path", ["/", "/login/", "/admin/", "/api/v1/incidents/", "/healthz", "/keys/",
