@@ -150,7 +150,7 @@ def main() -> int:
         vigil_meter = CpuMeter(vigil.pid, database_url, dbname)
         floor_meter = CpuMeter(floor.pid, database_url, floor_db) if floor is not None else None
         plan = scenarios(vigil_key, run)
-        print(f"Vigil {vigil.url} (nginx -> gunicorn -c deploy/gunicorn.conf.py), floor {floor.url} "
+        print(f"Vigil {vigil.url} (nginx -> gunicorn -c deploy/gunicorn.conf.py), floor {floor.url if floor else None} "
               f"(gunicorn -w 5 sync); {args.seconds:g} s per run, clients {clients_list}, {rounds} round(s); "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
         for name in names:
