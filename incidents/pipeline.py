@@ -109,7 +109,7 @@ def apply_event(
         outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip,  # 6
                                 body_text=body_text, request_id=request_id, user_agent=user_agent)
         if outcome.starts_escalation:  # 7
-            dispatch.on_commit_advance_escalation(outcome.incident_id)
+            dispatch.on_commit_kick_escalation()
     # 8: after the commit, so the change is counted only once it happened; a failure was
     # already met in step 2 and is skipped here during the back-off.
     if flapping.is_state_change(event.action, outcome.outcome, outcome.incident_id):
