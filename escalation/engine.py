@@ -393,8 +393,9 @@ def _advance_locked(incidents: list[Incident], now: datetime, memo: TickMemo) ->
 
 
 def advance_escalation(incident_id: int, now: datetime | None = None) -> int:
-    """Fire the due steps of one incident (the task the pipeline enqueues on commit).
-    A locked row means another worker is on it: nothing to do here."""
+    """Fire the due steps of one incident (the task escalate now and the end of a maintenance
+    window enqueue; new incidents get a kick, `fire_due_now`). A locked row means another
+    worker is on it: nothing to do here."""
     with transaction.atomic():
         incident = (
             Incident.objects.select_for_update(skip_locked=True).filter(pk=incident_id).first()
