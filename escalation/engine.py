@@ -527,7 +527,9 @@ def fire_due_now(now: datetime | None = None) -> TickReport:
     paging incidents): fire every step due now, with the tick's claim loop, at once instead
     of at the next beat tick. Not a tick: it re-sends no lost notification, takes no advisory
     lock and leaves the tick's health record alone. Runs beside ticks and other kicks; each
-    step still fires exactly once (the row locks, `_claim_and_fire`)."""
+    step still fires exactly once (the row locks, `_claim_and_fire`). A lost kick costs at
+    most the pending flag's life (`dispatch.KICK_FLAG_TTL_MS`, 5 s: the next new incident
+    after it publishes a kick) plus, at worst, one beat tick."""
     started = time.monotonic()
     report = TickReport()
     _claim_and_fire(report, now, started=started, tick_lock=False)
