@@ -326,6 +326,8 @@ def main() -> int:
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"))
     parser.add_argument("--label", default="", help="Written into the JSON line (e.g. before/after).")
     parser.add_argument("--results", default=str(REPO / "bench" / "results" / "escalation.jsonl"))
+    parser.add_argument("--profile", default="", help="write a cProfile of the tick alone to this file "
+                        "(the timing is then the profiler's, not a result)")
     args = parser.parse_args()
 
     recreate_database(args.database_url)
@@ -363,10 +365,21 @@ def main() -> int:
         queries.append(sql)
         return execute(sql, params, many, context)
 
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
     with connection.execute_wrapper(count):
         started, cpu_started = time.monotonic(), time.process_time()
+        if profiler is not None:
+            profiler.enable()
         report = run_escalation_tick(now)
+        if profiler is not None:
+            profiler.disable()
         seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu_started
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
     enqueued = broker.llen("celery")
     checks = check_exactly_once(before, now, policy_snapshots, due_ids)
     # A second tick at the same instant must fire nothing (the engine before batches, cut

@@ -5,6 +5,7 @@ no steps, so the load pages nobody but still hands every new incident to the sam
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import threading
@@ -127,4 +128,4 @@ def time_to_page(env: dict, base_url: str, load_key: str, workdir: Path, *, run:
 
     idle_s, loaded_s = summary(idle), summary(loaded)
     return {"idle_s": idle_s["max"], "loaded_s": loaded_s["max"], "idle": idle_s, "loaded": loaded_s,
-            "errors": idle_s["missing"] + loaded_s["missing"]}
+            "errors": idle_s["missing"] + loaded_s["missing"], "load_average": os.getloadavg()}

@@ -3,6 +3,7 @@ same PostgreSQL, same load (wrk), interleaved, then the time from a trigger to i
 
     .venv/bin/python bench/run.py            # the full run (about 10 minutes)
     .venv/bin/python bench/run.py --quick    # new and dup at 8 clients, two rounds (about 2 minutes)
+    .venv/bin/python bench/run.py --only page  # time to page alone: no floor, no load table (about 1 minute)
 
 What it starts (all stopped at the end): a fresh database (BENCH_DATABASE_URL, default
 vigil_bench on 127.0.0.1) and one for the floor beside it, a redis-server child, Vigil's
@@ -114,6 +115,8 @@ def main() -> int:
     parser.add_argument("--clients", default=None, help="comma-separated client counts (default 1,8,32; quick 8)")
     parser.add_argument("--scenarios", default=None, help="comma-separated scenario names")
     parser.add_argument("--no-page", action="store_true", help="skip the time-to-page part")
+    parser.add_argument("--only", choices=["page"], default=None,
+                        help="run one part alone: page = time to page (idle and under new load at 8 clients)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     args = parser.parse_args()
     clients_list = [int(c) for c in (args.clients or ("8" if args.quick else "1,8,32")).split(",")]
@@ -140,11 +143,14 @@ def main() -> int:
         manage("collectstatic", "--noinput", env=env)
         vigil_key = manage("create_integration_key", "--name", "bench", "--policy", "bench", env=env).strip()
         vigil = VigilStack(env, workdir).start()
-        floor = FloorApp(database_url, floor_db, workdir).start()
+        if args.only == "page":
+            names, rounds = [], 0  # the page part's own load runs inside it; no floor needed
+        else:
+            floor = FloorApp(database_url, floor_db, workdir).start()
         vigil_meter = CpuMeter(vigil.pid, database_url, dbname)
-        floor_meter = CpuMeter(floor.pid, database_url, floor_db)
+        floor_meter = CpuMeter(floor.pid, database_url, floor_db) if floor is not None else None
         plan = scenarios(vigil_key, run)
-        print(f"Vigil {vigil.url} (nginx -> gunicorn -c deploy/gunicorn.conf.py), floor {floor.url} "
+        print(f"Vigil {vigil.url} (nginx -> gunicorn -c deploy/gunicorn.conf.py), floor {floor.url if floor else None} "
               f"(gunicorn -w 5 sync); {args.seconds:g} s per run, clients {clients_list}, {rounds} round(s); "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
         for name in names:
@@ -175,17 +181,17 @@ def main() -> int:
                               f"  p99 {r['p99_ms']:.1f} ms  errors {r['errors']}  app {r['app_cpu_ms']:.2f} ms"
                               f"  pg {r['pg_cpu_ms']:.2f} ms" + (f"  ratio {r['ratio']:.2f}" if "ratio" in r else ""),
                               flush=True)
-        if not args.quick and not args.no_page:
+        if (not args.quick and not args.no_page) or args.only == "page":
             from bench.page import time_to_page
             try:
                 page = time_to_page(env, vigil.url, vigil_key, workdir, run=run)
             except RuntimeError as exc:  # recorded as a failure; the load figures are kept
                 page = {"idle_s": None, "loaded_s": None, "errors": 1, "failure": str(exc)[:300]}
             rows.append({"scenario": "time-to-page", **page})
-            print(f"  time to page: idle {page['idle_s']} s, under new load at 8 clients {page['loaded_s']} s",
-                  flush=True)
+            print(f"  time to page: idle {page['idle_s']} s, under new load at 8 clients {page['loaded_s']} s "
+                  f"(load average {os.getloadavg()[0]:.1f})", flush=True)
         escalation = REPO / "bench" / "escalation.py"
-        if escalation.exists() and not args.quick:
+        if escalation.exists() and not args.quick and args.only is None:
             subprocess.run([sys.executable, str(escalation)], env={**env, "BENCH_RESULTS": str(RESULTS / stamp)},
                            cwd=REPO, check=False, timeout=900)
     finally:
@@ -197,7 +203,8 @@ def main() -> int:
 
     print_table([r for r in rows if r.get("scenario") != "time-to-page"])
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"{stamp}{'-quick' if args.quick else ''}.jsonl"
+    suffix = f"-{args.only}" if args.only else ("-quick" if args.quick else "")
+    out = RESULTS / f"{stamp}{suffix}.jsonl"
     with out.open("w") as f:
         f.write(json.dumps({"machine": machine, "started": stamp, "seconds": args.seconds,
                             "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,

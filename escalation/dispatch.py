@@ -16,12 +16,16 @@ import time
 from collections.abc import Callable, Sequence
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
+from django_redis import get_redis_connection
+from redis.exceptions import RedisError
 
 logger = logging.getLogger("vigil.dispatch")
 
 # The names `escalation/tasks.py` registers its tasks under.
 ADVANCE_ESCALATION = "escalation.tasks.advance_escalation_task"
+KICK_ESCALATION = "escalation.tasks.kick_escalation_task"
 SEND_NOTIFICATION = "escalation.tasks.send_notification_task"
 SEND_NOTIFICATIONS = "escalation.tasks.send_notifications_task"
 REFRESH_SLACK_MESSAGES = "escalation.tasks.refresh_slack_messages_task"
@@ -50,6 +54,7 @@ def _broker_failed() -> None:
 def reset_broker_backoff() -> None:
     """Publish again at once (tests start every case with a fresh process state)."""
     _broker_down_until[0] = 0.0
+    _flag_down_until[0] = 0.0
 
 
 def _publish(task_name: str, args: tuple, countdown: int | None = None) -> None:
@@ -95,7 +100,89 @@ def enqueue_each(task_name: str, ids: Sequence[int], on_not_enqueued: NotEnqueue
 
 
 def on_commit_advance_escalation(incident_id: int) -> None:
+    """One task for this incident (escalate now, a maintenance window's end): rare events
+    that must not wait for a kick's whole claim loop. New incidents use the kick."""
     enqueue_on_commit(ADVANCE_ESCALATION, incident_id)
+
+
+# --- the kick: "fire what is due now", at most one pending ---------------------------------
+#
+# A storm opens a hundred incidents a second; one task each queued them FIFO in front of the
+# workers, and a real page waited half a minute behind them (docs/performance.md). Instead a
+# new paging incident asks for a kick, and a kick fires every due step (the tick's claim
+# loop). While a kick is pending (published, not yet started) the flag below is set and
+# nobody publishes another: the pending kick will claim their rows too, since it clears the
+# flag before it claims (`clear_kick_flag`), and an incident committed after that sets the
+# flag again and gets a kick of its own.
+#
+# A lost kick (worker killed, message dropped) leaves the flag set until it expires: the
+# incidents of those KICK_FLAG_TTL_MS wait for the next incident's kick after it, or at worst
+# for the beat tick. A kick queued longer than the ttl lets a second one be published: a
+# duplicate kick finds nothing due and costs one query.
+KICK_FLAG = "vigil:escalation-kick"
+KICK_FLAG_TTL_MS = 5000
+# After a Redis failure this process publishes a kick per incident (no flag) for a few
+# seconds: each try at a hung Redis costs a socket timeout on a request thread.
+_flag_down_until = [0.0]
+
+
+def _flag_client():
+    """The cache's Redis client (one per process, short socket timeouts); None without Redis
+    (`make run` on a machine without it, or while backing off after a failure)."""
+    if settings.WITHOUT_REDIS or time.monotonic() < _flag_down_until[0]:
+        return None
+    return get_redis_connection("default")
+
+
+def _flag_failed(exc: Exception) -> None:
+    _flag_down_until[0] = time.monotonic() + BROKER_BACKOFF_SECONDS
+    logger.warning("escalation kick flag unavailable (%s): one kick per new incident for %s s", exc,
+                   BROKER_BACKOFF_SECONDS)
+
+
+def _kick_already_pending() -> bool:
+    """Set the flag unless it is set. True when another kick is pending (so ours is not
+    needed); False when we set it, or when Redis cannot say: then we publish, as a page must
+    never wait because Redis is down. With tasks run eagerly (tests) nothing is ever
+    pending: the kick runs here and now."""
+    if current_app.conf.task_always_eager:
+        return False
+    try:
+        client = _flag_client()
+        if client is None:
+            return False
+        return not client.set(KICK_FLAG, 1, nx=True, px=KICK_FLAG_TTL_MS)
+    except (RedisError, OSError, NotImplementedError) as exc:  # NotImplementedError: the cache is not Redis
+        _flag_failed(exc)
+        return False
+
+
+def clear_kick_flag() -> None:
+    """Called by the kick before it claims: from here on a new incident needs a kick of its
+    own. A failure leaves the flag to expire (KICK_FLAG_TTL_MS)."""
+    try:
+        client = _flag_client()
+        if client is not None:
+            client.delete(KICK_FLAG)
+    except (RedisError, OSError, NotImplementedError) as exc:
+        _flag_failed(exc)
+
+
+def kick_escalation() -> bool:
+    """Ask for a kick now unless one is pending. True when a kick was published. With the
+    broker backing off nothing is tried (the beat tick fires what is due)."""
+    if broker_backing_off():
+        return False
+    if _kick_already_pending():
+        return False
+    return enqueue(KICK_ESCALATION)
+
+
+def on_commit_kick_escalation() -> None:
+    """After the commit of a new paging incident: a kick (`kick_escalation`), so its first
+    step fires within a kick's claim, not at the next beat tick. Costs one Redis round trip
+    when a kick is already pending, that and a publish otherwise."""
+    transaction.on_commit(kick_escalation)
 
 
 def enqueue_sends(ids: Sequence[int], on_not_enqueued: NotEnqueued | None = None) -> None:

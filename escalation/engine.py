@@ -6,11 +6,13 @@ the incident row locked (`SELECT ... FOR UPDATE SKIP LOCKED`), its status re-che
 that lock, and the pointer moved in the same transaction as the Notification rows it
 creates. The tick claims due incidents in batches (CLAIM_BATCH rows per claim, oldest due
 first) and fires a batch's steps together, reading people, schedules and contact methods
-in bulk (`escalation.targets`) and writing pages, timeline lines and pointers in bulk; the
-task the pipeline enqueues fires a batch of one through the same code. So:
+in bulk (`escalation.targets`) and writing pages, timeline lines and pointers in bulk. The
+kick the pipeline publishes after new incidents (`fire_due_now`) runs the same claim loop at
+once; `advance_escalation` (escalate now, a maintenance window's end) fires a batch of one
+through the same code. So:
 
-- two ticks (or a tick and the task the pipeline enqueued) never fire one step twice: the
-  second skips the locked row, and after the commit the step is no longer due;
+- two ticks, kicks or tasks at once never fire one step twice: the second skips the locked
+  row, and after the commit the step is no longer due;
 - a worker killed mid-step rolls back, and the step is still due for the next tick;
 - an acknowledgement that commits first means the step finds the incident not triggered;
 - after downtime every overdue step fires once, in order (each step's time counts from the
@@ -391,8 +393,9 @@ def _advance_locked(incidents: list[Incident], now: datetime, memo: TickMemo) ->
 
 
 def advance_escalation(incident_id: int, now: datetime | None = None) -> int:
-    """Fire the due steps of one incident (the task the pipeline enqueues on commit).
-    A locked row means another worker is on it: nothing to do here."""
+    """Fire the due steps of one incident (the task escalate now and the end of a maintenance
+    window enqueue; new incidents get a kick, `fire_due_now`). A locked row means another
+    worker is on it: nothing to do here."""
     with transaction.atomic():
         incident = (
             Incident.objects.select_for_update(skip_locked=True).filter(pk=incident_id).first()
@@ -412,6 +415,7 @@ class TickReport:
     notifications_enqueued: int = 0
     errors: int = 0
     lock_busy: bool = False
+    cut_short: bool = False  # stopped at MAX_INCIDENTS_PER_TICK or the time budget, due rows left
     seconds: float = 0.0
 
 
@@ -466,29 +470,46 @@ def _advance_claimed(batch: list[Incident], now: datetime, memo: TickMemo, repor
             logger.exception("escalation of incident %s failed; the next tick retries", incident.pk)
 
 
-def run_escalation_tick(now: datetime | None = None) -> TickReport:
-    """One beat tick: re-send notifications whose task was lost, then claim due incidents in
-    batches of CLAIM_BATCH, one short transaction each, and fire their due steps."""
-    started = time.monotonic()
+def _claim_and_fire(report: TickReport, now: datetime | None, *, started: float, tick_lock: bool) -> None:
+    """The claim loop shared by the beat tick and the kick: claim up to CLAIM_BATCH due
+    incidents, oldest due first, fire them and commit, one short transaction a batch, until
+    none is due, MAX_INCIDENTS_PER_TICK were claimed or the time budget is spent (then
+    `report.cut_short`: due rows are left for the next tick or kick).
+
+    `tick_lock`: take the ticks' advisory lock for each batch and stop when another tick
+    holds it (two beat processes). The kick does not take it: a kick that gave up because a
+    tick was between its last claim and its commit would leave the incident that kicked it to
+    the next beat tick. The row locks (`SKIP LOCKED`) and the re-check of each claimed row
+    under its lock are what fire every step exactly once, with or without the advisory lock."""
     budget = max(5.0, settings.ESCALATION_TICK_SECONDS * 0.9)
-    report = TickReport()
-    report.notifications_enqueued = notify.enqueue_due_notifications(now)
     done: list[int] = []
     memo = TickMemo()
-    while len(done) < MAX_INCIDENTS_PER_TICK and time.monotonic() - started < budget:
+    while True:
+        if len(done) >= MAX_INCIDENTS_PER_TICK or time.monotonic() - started >= budget:
+            report.cut_short = True
+            return
         with transaction.atomic():
-            if not _tick_lock():
+            if tick_lock and not _tick_lock():
                 report.lock_busy = True
                 logger.warning("another escalation tick holds the lock; this one stops here")
-                break
+                return
             failpoints.hit("tick_before_claim")
             clock = now or db_now()
             limit = min(CLAIM_BATCH, MAX_INCIDENTS_PER_TICK - len(done))
             batch = list(claim_due_incidents_query(clock, exclude=done, limit=limit))
             if not batch:
-                break
+                return
             done += [incident.pk for incident in batch]
             _advance_claimed(batch, clock, memo, report)
+
+
+def run_escalation_tick(now: datetime | None = None) -> TickReport:
+    """One beat tick: re-send notifications whose task was lost, then claim due incidents in
+    batches of CLAIM_BATCH, one short transaction each, and fire their due steps."""
+    started = time.monotonic()
+    report = TickReport()
+    report.notifications_enqueued = notify.enqueue_due_notifications(now)
+    _claim_and_fire(report, now, started=started, tick_lock=True)
     if not report.lock_busy:
         EscalationTickState.objects.update_or_create(
             name=TICK_STATE_NAME, defaults={"last_tick_at": now or db_now()}
@@ -500,3 +521,19 @@ def run_escalation_tick(now: datetime | None = None) -> TickReport:
         logger.info("escalation tick: %s", report)
     return report
 
+
+def fire_due_now(now: datetime | None = None) -> TickReport:
+    """The kick (`escalation.tasks.kick_escalation_task`, published after the commit of new
+    paging incidents): fire every step due now, with the tick's claim loop, at once instead
+    of at the next beat tick. Not a tick: it re-sends no lost notification, takes no advisory
+    lock and leaves the tick's health record alone. Runs beside ticks and other kicks; each
+    step still fires exactly once (the row locks, `_claim_and_fire`). A lost kick costs at
+    most the pending flag's life (`dispatch.KICK_FLAG_TTL_MS`, 5 s: the next new incident
+    after it publishes a kick) plus, at worst, one beat tick."""
+    started = time.monotonic()
+    report = TickReport()
+    _claim_and_fire(report, now, started=started, tick_lock=False)
+    report.seconds = round(time.monotonic() - started, 3)
+    if report.steps or report.errors:
+        logger.info("escalation kick: %s", report)
+    return report

@@ -21,6 +21,18 @@ def advance_escalation_task(incident_id: int) -> None:
     engine.advance_escalation(incident_id)
 
 
+@shared_task(name=dispatch.KICK_ESCALATION, acks_late=True, ignore_result=True)
+def kick_escalation_task() -> dict:
+    """Fire every step due now (`dispatch.kick_escalation` publishes it after new incidents).
+    The flag comes off before the claim, so an incident committed after the claim began
+    publishes the next kick. A kick cut short by its limits asks for another at once."""
+    dispatch.clear_kick_flag()
+    report = engine.fire_due_now()
+    if report.cut_short:
+        dispatch.kick_escalation()
+    return report.__dict__
+
+
 @shared_task(name="check_inbound_escalation_timeouts", acks_late=True, ignore_result=True)
 def check_inbound_escalation_timeouts() -> dict:
     """The beat tick (every ESCALATION_TICK_SECONDS; `expires` drops stale queued ticks)."""

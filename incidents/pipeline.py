@@ -134,9 +134,9 @@ def apply_events(
             outcome = _apply(key, event, flap, log)  # 3, 4, 5 (and 6, for a trigger on PostgreSQL)
             if outcome.event_id is None:  # 6
                 outcome.event_id = _log(key, event, outcome, log)
-            if outcome.starts_escalation:  # 7
-                dispatch.on_commit_advance_escalation(outcome.incident_id)
             outcomes.append(outcome)
+        if any(outcome.starts_escalation for outcome in outcomes):  # 7: one kick fires them all
+            dispatch.on_commit_kick_escalation()
     # 8: after the commit, so a change is counted only once it happened; a failure was
     # already met in step 2 and is skipped here during the back-off.
     for event, outcome in zip(events, outcomes, strict=True):

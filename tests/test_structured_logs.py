@@ -97,7 +97,7 @@ def test_the_request_id_is_answered_and_carried_into_the_tasks_the_request_enque
                          content_type="application/json", headers={"X-Request-ID": "abc-123"})
     assert answer["X-Request-ID"] == "abc-123"
     tasks = [line for line in json_lines() if line["name"] == "vigil.task"]
-    assert {t["task_name"] for t in tasks} >= {"escalation.tasks.advance_escalation_task"}
+    assert {t["task_name"] for t in tasks} >= {"escalation.tasks.kick_escalation_task"}
     assert all(t["request_id"] == "abc-123" and t["outcome"] == "SUCCESS" for t in tasks), tasks
     assert all(t["task_id"] and isinstance(t["duration_ms"], float) for t in tasks)
 

@@ -42,8 +42,8 @@ def test_a_page_sent_by_the_worker_logs_the_request_id_of_the_trigger(smtp, live
 
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     tasks = {line["task_name"]: line for line in lines if line["name"] == "vigil.task"}
-    assert {"escalation.tasks.advance_escalation_task", "escalation.tasks.send_notification_task"} <= set(tasks)
-    for name in ("escalation.tasks.advance_escalation_task", "escalation.tasks.send_notification_task"):
+    assert {"escalation.tasks.kick_escalation_task", "escalation.tasks.send_notification_task"} <= set(tasks)
+    for name in ("escalation.tasks.kick_escalation_task", "escalation.tasks.send_notification_task"):
         assert tasks[name]["request_id"] == "trace-42" and tasks[name]["outcome"] == "SUCCESS", (
             tasks[name], log.read_text()[-4000:])
     assert raw_key not in log.read_text()
