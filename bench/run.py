@@ -4,6 +4,7 @@ same PostgreSQL, same load (wrk), interleaved, then the time from a trigger to i
     .venv/bin/python bench/run.py            # the full run (about 10 minutes)
     .venv/bin/python bench/run.py --quick    # new and dup at 8 clients, two rounds (about 2 minutes)
     .venv/bin/python bench/run.py --only page  # time to page alone: no floor, no load table (about 1 minute)
+    .venv/bin/python bench/run.py --only soak  # worker memory over 100,000 requests (bench/soak.py)
 
 What it starts (all stopped at the end): a fresh database (BENCH_DATABASE_URL, default
 vigil_bench on 127.0.0.1) and one for the floor beside it, a redis-server child, Vigil's
@@ -16,7 +17,10 @@ acknowledge / resolve cycles), alertmanager (100 new alerts per POST) and alertm
 (the same 100 alerts again); new and dup also run on the floor, right after Vigil, each
 round. One table (requests/s, p50/p99, errors, CPU ms per request in gunicorn and in
 PostgreSQL, ratio to the floor) on stdout, JSON lines in bench/results/. If
-bench/escalation.py exists it runs last, with the same database and Redis."""
+bench/escalation.py exists it runs last, with the same database and Redis.
+
+`--only <scenario>` runs one scenario alone: `soak` (bench/soak.py) samples the memory of
+every gunicorn and celery process over 100,000 mixed requests; no floor is started."""
 
 from __future__ import annotations
 
@@ -35,12 +39,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+# The harness reads settings (the field key its children share) with DEBUG off: a secret of
+# the benchmark's own, so `make bench` runs from a shell that sets none.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("SECRET_KEY", "bench-run-secret-key-not-for-production-0123456789abcdef")
 
 from bench.stack import (  # noqa: E402
     FLOOR_KEY,
     CpuMeter,
     FloorApp,
     VigilStack,
+    admin_url,
     floor_dir,
     recreate_database,
     run_wrk,
@@ -95,7 +104,8 @@ def print_table(rows: list[dict]) -> None:
 def versions(database_url: str) -> dict:
     import django
     import psycopg
-    with psycopg.connect(database_url.replace("postgres://", "postgresql://", 1), connect_timeout=5) as conn:
+    # The server's maintenance database: the benchmark's own may not exist yet.
+    with psycopg.connect(admin_url(database_url), connect_timeout=5) as conn:
         pg = conn.execute("SHOW server_version").fetchone()[0]
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[0]
     nginx = subprocess.run([shutil.which("nginx") or "/usr/sbin/nginx", "-v"], capture_output=True, text=True,
@@ -107,18 +117,73 @@ def versions(database_url: str) -> dict:
             "load_average_before": os.getloadavg()[0]}
 
 
+def start_vigil(database_url: str, redis: RedisServer, workdir: Path) -> tuple[dict, str, VigilStack]:
+    """A fresh database, migrated, one integration key, Vigil served: (env, raw key, stack)."""
+    recreate_database(database_url)
+    env = django_env(database_url=database_url, redis_url=redis.url(0), INBOUND_TRUSTED_PROXIES="127.0.0.1/32")
+    manage("migrate", "--noinput", env=env)
+    manage("collectstatic", "--noinput", env=env)
+    vigil_key = manage("create_integration_key", "--name", "bench", "--policy", "bench", env=env).strip()
+    return env, vigil_key, VigilStack(env, workdir).start()
+
+
+def write_results(name: str, machine: dict | None, stamp: str, rows: list[dict], **extra) -> Path:
+    """bench/results/<stamp><name>.jsonl: the machine, versions and commit, then one line a row."""
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{stamp}{name}.jsonl"
+    with out.open("w") as f:
+        f.write(json.dumps({"machine": machine, "started": stamp, **extra,
+                            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                                                     capture_output=True, text=True).stdout.strip()}) + "\n")
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    print(f"\nresults: {out.relative_to(REPO)}")
+    return out
+
+
+def only_soak(args: argparse.Namespace) -> int:
+    """`--only soak`: Vigil and a celery worker and beat, no floor; bench/soak.py's table."""
+    from bench.soak import print_soak, soak
+    workdir = Path(tempfile.mkdtemp(prefix="vigil-soak-"))
+    redis = RedisServer(workdir / "redis").start()
+    vigil = None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        machine = versions(args.database_url)
+        env, vigil_key, vigil = start_vigil(args.database_url, redis, workdir)
+        print(f"soak: Vigil {vigil.url} (nginx -> gunicorn -c deploy/gunicorn.conf.py), celery worker and beat; "
+              f"{args.soak_requests:,} requests after {args.soak_warm_up:,}; load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
+        result = soak(env, vigil.url, vigil.pid, vigil_key, workdir, run=uuid.uuid4().hex[:6],
+                      requests=args.soak_requests, warm_up=args.soak_warm_up, max_seconds=args.soak_max_seconds)
+    finally:
+        if vigil is not None:
+            vigil.stop()
+        redis.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print_soak(result)
+    write_results("-soak", machine, stamp, [{"scenario": "soak", **result}])
+    return 1 if result["errors"] or result["grows"] or not result["complete"] else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--soak-requests", type=int, default=100_000, help="measured requests of the soak")
+    parser.add_argument("--soak-warm-up", type=int, default=5_000, help="requests before the first sample")
+    parser.add_argument("--soak-max-seconds", type=float, default=900, help="stop the soak short after this")
     parser.add_argument("--quick", action="store_true", help="new and dup at 8 clients only")
     parser.add_argument("--seconds", type=float, default=10, help="length of each measured run")
     parser.add_argument("--rounds", type=int, default=None, help="rounds of every scenario (default 2 quick, 1 full)")
     parser.add_argument("--clients", default=None, help="comma-separated client counts (default 1,8,32; quick 8)")
     parser.add_argument("--scenarios", default=None, help="comma-separated scenario names")
     parser.add_argument("--no-page", action="store_true", help="skip the time-to-page part")
-    parser.add_argument("--only", choices=["page"], default=None,
-                        help="run one part alone: page = time to page (idle and under new load at 8 clients)")
+    parser.add_argument("--only", choices=["page", "soak"], default=None,
+                        help="run one part alone: page = time to page (idle and under new load at 8 clients); "
+                             "soak = worker memory over 100,000 requests")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     args = parser.parse_args()
+    if args.only == "soak":
+        return only_soak(args)
     clients_list = [int(c) for c in (args.clients or ("8" if args.quick else "1,8,32")).split(",")]
     rounds = args.rounds or (2 if args.quick else 1)
     names = (args.scenarios or ("new,dup" if args.quick else "new,dup,mixed,alertmanager,alertmanager-dup")).split(",")
@@ -135,14 +200,9 @@ def main() -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run = uuid.uuid4().hex[:6]
     try:
-        recreate_database(database_url)
         recreate_database(floor_url)
         machine = versions(database_url)
-        env = django_env(database_url=database_url, redis_url=redis.url(0), INBOUND_TRUSTED_PROXIES="127.0.0.1/32")
-        manage("migrate", "--noinput", env=env)
-        manage("collectstatic", "--noinput", env=env)
-        vigil_key = manage("create_integration_key", "--name", "bench", "--policy", "bench", env=env).strip()
-        vigil = VigilStack(env, workdir).start()
+        env, vigil_key, vigil = start_vigil(database_url, redis, workdir)
         if args.only == "page":
             names, rounds = [], 0  # the page part's own load runs inside it; no floor needed
         else:
@@ -202,16 +262,8 @@ def main() -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     print_table([r for r in rows if r.get("scenario") != "time-to-page"])
-    RESULTS.mkdir(exist_ok=True)
     suffix = f"-{args.only}" if args.only else ("-quick" if args.quick else "")
-    out = RESULTS / f"{stamp}{suffix}.jsonl"
-    with out.open("w") as f:
-        f.write(json.dumps({"machine": machine, "started": stamp, "seconds": args.seconds,
-                            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                                                     capture_output=True, text=True).stdout.strip()}) + "\n")
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
-    print(f"\nresults: {out.relative_to(REPO)}")
+    write_results(suffix, machine, stamp, rows, seconds=args.seconds)
     return 1 if any(r.get("errors") for r in rows) else 0
 
 

@@ -134,9 +134,20 @@ DATABASE_URL = env_str(
     else f"sqlite:///{BASE_DIR / 'var' / 'vigil.sqlite3'}",
 )
 # Persistent connections: a new PostgreSQL connection per request costs ~6x ingest throughput.
+# Django's psycopg pool (CONN_MAX_AGE=0) was measured instead and cost more CPU per request
+# (docs/performance.md, "Tried").
 _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
 if _db["ENGINE"] == "django.db.backends.postgresql":
     _db.setdefault("OPTIONS", {})
+    # Server-side binding with psycopg's prepared statements (a statement is prepared on its
+    # connection after 5 runs; Django's default binds in the client and never prepares):
+    # PostgreSQL then skips parse and plan of the ingest statements. Measured with
+    # `bench/run.py --quick` interleaved (docs/performance.md, "Tried"): PostgreSQL CPU per
+    # new trigger -31% at 8 clients and -35% at 1, app + PostgreSQL per repeat -31% at 1
+    # client; every SQL test passes with it. Off behind a transaction-mode pooler that cannot
+    # keep named prepared statements (PgBouncer before 1.21).
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        _db["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
     # Fail fast when PostgreSQL is down or locked: the door answers 503 + Retry-After
     # instead of holding the sender's connection open.
     _db["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 2))
