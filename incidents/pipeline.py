@@ -77,6 +77,7 @@ def apply_event(
     body_text: str | None = None,
     request_id: uuid.UUID | None = None,
     user_agent: str = "",
+    flap: flapping.Flap | None | flapping.Unread = flapping.READ,
 ) -> Outcome:
     """Apply one normalised event and log it; committed before this returns.
 
@@ -84,7 +85,8 @@ def apply_event(
     1. Normalise the limits (summary length, over-long dedup keys); an event that names its
        incident by id (Opsgenie's identifierType=id) takes that incident's open alert.
     2. Flapping, read (trigger and resolve): would a state change now make the alert
-       flapping? Redis is asked before the transaction, so no row lock waits on it.
+       flapping? Redis is asked before the transaction, so no row lock waits on it; a
+       caller that already asked (a door's preflight) passes the answer as `flap`.
     In one transaction:
     3. Suppress (triggers only): a matching rule stops the trigger here; it is only logged.
     4. Lock the open alert of (key, dedup key) and decide: a repeat updates it; a new alert
@@ -103,7 +105,8 @@ def apply_event(
     # 2: callers (the doors, the heartbeat check) hold no transaction, so neither this nor
     # step 8 ever runs under a lock.
     limits = flapping.limits_of(key)  # the key's own limits, else the defaults; no query
-    flap = flapping.check(key.pk, event.dedup_key, event.action, limits)
+    if flap is flapping.READ:
+        flap = flapping.check(key.pk, event.dedup_key, event.action, limits)
     with transaction.atomic():
         outcome = _apply(key, event, flap)  # 3, 4, 5
         outcome.event_id = _log(key, event, outcome, format=format, client_ip=client_ip,  # 6

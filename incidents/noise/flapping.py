@@ -8,13 +8,15 @@ a badge, a timeline entry, and the escalation engine holds its pages. A periodic
 the mark once the alert has been stable for the window and sends one summary.
 
 Redis never sits inside a database transaction: the pipeline reads the count before its
-transaction (`check`), writes the mark together with the state change, and adds the change
-to the sorted set after the commit (`record_change`). Redis is an aid here, never a
+transaction (`check`; a door reads it for all its events in the one round trip of its
+preflight and hands the answers to `apply_event(flap=...)`), writes the mark together with
+the state change, and adds the change to the sorted set after the commit (`record_change`). Redis is an aid here, never a
 dependency: when it is down or hung, ingest goes on without flapping detection and says so
 in a warning at most once a minute."""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import threading
@@ -29,9 +31,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from config import redis_clients
 from escalation import notify
 from incidents.models import Event, Incident, TimelineEntry
 from integrations.models import IntegrationKey
@@ -45,25 +46,32 @@ RETRY_AFTER_SECONDS = 5
 STATE_CHANGES = {("trigger", "created"), ("trigger", "grouped"), ("resolve", "resolved")}
 ACTIONS = {action for action, _outcome in STATE_CHANGES}
 
-_clients: dict[tuple[str, float], redis.Redis] = {}
 _state_lock = threading.Lock()
 _last_warning_at = float("-inf")
 _skip_until = float("-inf")
 
 
+class Unread(enum.Enum):
+    """`apply_event(flap=READ)`: the caller did not read the count; the pipeline reads it."""
+
+    READ = "read"
+
+
+READ = Unread.READ
+
+
+def available() -> bool:
+    """Whether to ask Redis now: one is configured (not so in `make run` without Redis:
+    detection is off), and it is not in its back-off after a failure."""
+    return bool(settings.FLAPPING_REDIS_URL) and time.monotonic() >= _skip_until
+
+
 def _client() -> redis.Redis:
-    url, timeout = settings.FLAPPING_REDIS_URL, settings.REDIS_SOCKET_TIMEOUT
-    client = _clients.get((url, timeout))
-    if client is None:
-        client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),  # one try: the next event tries again
-        )
-        _clients[(url, timeout)] = client
-    return client
+    return redis_clients.client(settings.FLAPPING_REDIS_URL)
 
 
-def _redis_failed(error: Exception) -> None:
+def failed(error: Exception) -> None:
+    """Redis did not answer: go on without detection, back off, warn at most once a minute."""
     global _last_warning_at, _skip_until
     now = time.monotonic()
     with _state_lock:
@@ -81,15 +89,12 @@ def _redis_key(key_id: int, dedup_key: str) -> str:
 def _count(ask: Callable[[redis.Redis], int]) -> int | None:
     """One round trip that returns a count, or None when Redis cannot say (skipped during
     the back-off after a failure, so a hung Redis costs one socket timeout, not one each)."""
-    if not settings.FLAPPING_REDIS_URL or time.monotonic() < _skip_until:
-        return None  # no Redis configured (`make run` without one): detection is off
+    if not available():
+        return None
     try:
         return int(ask(_client()))
-    # ValueError too: redis-py reports a socket closed under a read as "I/O operation on
-    # closed file" (seen under a 200-request burst, RELIABILITY T15), and an aid must never
-    # turn into a 500.
-    except (redis.RedisError, OSError, ValueError) as error:
-        _redis_failed(error)
+    except redis_clients.FAILURES as error:
+        failed(error)
         return None
 
 
@@ -136,13 +141,25 @@ def record_change(key_id: int, dedup_key: str, change: str, now: datetime | None
     return _count(add)
 
 
+def _read(key_id: int, dedup_key: str, now: datetime | None, window_seconds: int | None) -> tuple[str, str, str]:
+    """ZCOUNT's arguments for the alert's changes within the window."""
+    since = (now or timezone.now()).timestamp() - _window(window_seconds)
+    # Exclusive lower bound: the same changes `record_change` keeps after its trim.
+    return _redis_key(key_id, dedup_key), f"({since}", "+inf"
+
+
 def changes_in_window(key_id: int, dedup_key: str, now: datetime | None = None, *,
                       window_seconds: int | None = None) -> int | None:
     """How many state changes the alert had within the window, read only; None when Redis
     cannot say."""
-    since = (now or timezone.now()).timestamp() - _window(window_seconds)
-    # Exclusive lower bound: the same changes `record_change` keeps after its trim.
-    return _count(lambda client: client.zcount(_redis_key(key_id, dedup_key), f"({since}", "+inf"))
+    return _count(lambda client: client.zcount(*_read(key_id, dedup_key, now, window_seconds)))
+
+
+def queue_read(pipe, key_id: int, dedup_key: str, *, window_seconds: int | None = None) -> None:
+    """Add the read of `changes_in_window` to `pipe` (one reply, the count; give it to
+    `flap_of`), for a caller that sends it with other commands in one round trip (the
+    doors' preflight, `integrations/preflight.py`)."""
+    pipe.zcount(*_read(key_id, dedup_key, None, window_seconds))
 
 
 @dataclass(frozen=True)
@@ -180,7 +197,11 @@ def check(key_id: int, dedup_key: str, action: str, limits: Limits | None = None
     if action not in ACTIONS:
         return None
     limits = limits or limits_of(None)
-    before = changes_in_window(key_id, dedup_key, window_seconds=limits.window_seconds)
+    return flap_of(changes_in_window(key_id, dedup_key, window_seconds=limits.window_seconds), dedup_key, limits)
+
+
+def flap_of(before: int | None, dedup_key: str, limits: Limits) -> Flap | None:
+    """What `check` answers once the count is read (`before`: None when Redis could not say)."""
     if before is None or before + 1 <= limits.threshold:
         return None
     return Flap(dedup_key, before + 1, limits.window_seconds)
