@@ -60,19 +60,20 @@ def _send(parts: list[_Part]) -> None:
         for part in parts:
             part.queue(pipe)
         replies = pipe.execute()
+        start = 0
+        for part in parts:
+            # Inside the try: taking the replies may ask Redis once more (a rate-limit
+            # bucket left without expiry gets one).
+            part.take(client, replies[start:start + part.replies])
+            start += part.replies
     except redis_clients.FAILURES as error:
         for part in parts:
             part.fail(error)
-        return
-    start = 0
-    for part in parts:
-        part.take(client, replies[start:start + part.replies])
-        start += part.replies
 
 
 def _cache_part(answer: Preflight, key: IntegrationKey, ip: str, counted: bool) -> _Part | None:
     if not ratelimit.available():
-        return None
+        return None  # no Redis behind the cache, or the limiter's back-off after it failed
     buckets = ratelimit.inbound_buckets(ip, key.key_digest) if counted else []
 
     def queue(pipe) -> None:
