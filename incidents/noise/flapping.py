@@ -10,9 +10,9 @@ the mark once the alert has been stable for the window and sends one summary.
 Redis never sits inside a database transaction: the pipeline reads the count before its
 transaction (`check`; a door reads it for all its events in the one round trip of its
 preflight and hands the answers to `apply_event(flap=...)`), writes the mark together with
-the state change, and adds the change to the sorted set after the commit (`record_change`). Redis is an aid here, never a
-dependency: when it is down or hung, ingest goes on without flapping detection and says so
-in a warning at most once a minute."""
+the state change, and adds the change to the sorted set after the commit (`record_change`,
+one round trip). Redis is an aid here, never a dependency: when it is down or hung, ingest
+goes on without flapping detection and says so in a warning at most once a minute."""
 
 from __future__ import annotations
 
