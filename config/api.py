@@ -2,28 +2,14 @@
 
 from django.http import JsonResponse
 from django.views.defaults import page_not_found
-from django_ratelimit.exceptions import Ratelimited
-from rest_framework import status
-from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.middleware import database_unavailable_response, is_database_outage
 
 
-def error_body(message: str, errors: list[str], status_word: str = "invalid event") -> dict:
-    return {"status": status_word, "message": message, "errors": errors}
-
-
 def exception_handler(exc, context):
     if is_database_outage(exc):
         return database_unavailable_response()
-    if isinstance(exc, Ratelimited):
-        response = Response(
-            error_body("Too many requests", ["rate limit exceeded"], "throttle event"),
-            status=status.HTTP_429_TOO_MANY_REQUESTS,
-        )
-        response["Retry-After"] = "60"
-        return response
     return drf_exception_handler(exc, context)
 
 

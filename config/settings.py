@@ -177,7 +177,8 @@ REDIS_SOCKET_TIMEOUT = float(env_str("REDIS_SOCKET_TIMEOUT", "0.2"))
 CACHES = {
     "default": {
         # django-redis, not Django's RedisCache: only it can ignore a dead or hung Redis,
-        # which is what lets the rate limiter fail open instead of failing ingest.
+        # so the cache's users (the tick's timing, the importer) go on without it. The rate
+        # limits, key generation and flapping use config/redis_clients.py on the same URL.
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "vigil",
@@ -190,12 +191,12 @@ CACHES = {
     }
 }
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-# Not logged per call: with Redis down that is two ERROR tracebacks per request. The rate
-# limiter logs one WARNING a minute instead (integrations/ratelimit.py).
+# Not logged per call: with Redis down that is an ERROR traceback per cache call.
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 DJANGO_REDIS_LOGGER = "vigil.redis"
 if WITHOUT_REDIS:
-    # `manage.py createcachetable` (in `make run`) makes the table; the rate limiter counts there.
+    # `manage.py createcachetable` (in `make run`) makes the table. The rate limits are off
+    # without Redis, and a key revoked elsewhere is refused within 1 s (integrations/key_cache.py).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
                           "LOCATION": "vigil_cache", "KEY_PREFIX": "vigil"}}
 
@@ -212,8 +213,6 @@ NAMED_HEARTBEAT_INTERVAL_SECONDS = env_int("NAMED_HEARTBEAT_INTERVAL_SECONDS", 6
 INBOUND_RETENTION_DAYS = env_int("INBOUND_RETENTION_DAYS", 90)
 # Incidents per cleanup transaction (bench/retention.py measured the default: docs/operations.md).
 CLEANUP_BATCH_SIZE = env_int("CLEANUP_BATCH_SIZE", 2000)
-RATELIMIT_USE_CACHE = "default"
-RATELIMIT_FAIL_OPEN = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = INBOUND_MAX_BODY_BYTES + 1024
 
 # --- Celery -----------------------------------------------------------------

@@ -78,11 +78,12 @@ def apply_event(
     body_text: str | None = None,
     request_id: uuid.UUID | None = None,
     user_agent: str = "",
+    flap: flapping.Flap | None | flapping.Unread = flapping.READ,
 ) -> Outcome:
     """Apply one normalised event and log it; committed before this returns (`apply_events`
     with one event)."""
     return apply_events(key, [event], format=format, client_ip=client_ip, body_text=body_text,
-                        request_id=request_id, user_agent=user_agent)[0]
+                        request_id=request_id, user_agent=user_agent, flaps=[flap])[0]
 
 
 def apply_events(
@@ -94,6 +95,7 @@ def apply_events(
     body_text: str | None = None,
     request_id: uuid.UUID | None = None,
     user_agent: str = "",
+    flaps: list[flapping.Flap | None | flapping.Unread] | None = None,
 ) -> list[Outcome]:
     """Apply the normalised events of one request, in order, and log each; committed before
     this returns, in ONE transaction: all are stored or none is (a sender that sees an error
@@ -104,7 +106,8 @@ def apply_events(
     1. Normalise the limits (summary length, over-long dedup keys); an event that names its
        incident by id (Opsgenie's identifierType=id) takes that incident's open alert.
     2. Flapping, read (trigger and resolve): would a state change now make the alert
-       flapping? Redis is asked before the transaction, so no row lock waits on it.
+       flapping? Redis is asked before the transaction, so no row lock waits on it; a
+       caller that already asked (a door's preflight) passes the answers as `flaps`.
     In one transaction, event by event:
     3. Suppress (triggers only): a matching rule stops the trigger here; it is only logged.
     4. Lock the open alert of (key, dedup key) and decide: a repeat updates it; a new alert
@@ -125,7 +128,10 @@ def apply_events(
     # 2: callers (the doors, the heartbeat check) hold no transaction, so neither this nor
     # step 8 ever runs under a lock.
     limits = flapping.limits_of(key)  # the key's own limits, else the defaults; no query
-    flaps = [flapping.check(key.pk, event.dedup_key, event.action, limits) for event in events]
+    flaps = [
+        flapping.check(key.pk, event.dedup_key, event.action, limits) if flap is flapping.READ else flap
+        for event, flap in zip(events, flaps or [flapping.READ] * len(events), strict=True)
+    ]
     log = LogLine(format=format, client_ip=client_ip, body_text=body_text, request_id=request_id,
                   user_agent=user_agent)
     outcomes = []
@@ -139,9 +145,10 @@ def apply_events(
             dispatch.on_commit_kick_escalation()
     # 8: after the commit, so a change is counted only once it happened; a failure was
     # already met in step 2 and is skipped here during the back-off.
-    for event, outcome in zip(events, outcomes, strict=True):
-        if flapping.is_state_change(event.action, outcome.outcome, outcome.incident_id):
-            flapping.record_change(key.pk, event.dedup_key, event.action, window_seconds=limits.window_seconds)
+    changes = [(event.dedup_key, event.action) for event, outcome in zip(events, outcomes, strict=True)
+               if flapping.is_state_change(event.action, outcome.outcome, outcome.incident_id)]
+    if changes:
+        flapping.record_changes(key.pk, changes, window_seconds=limits.window_seconds)
     return outcomes
 
 

@@ -25,15 +25,16 @@ from rest_framework.views import APIView
 
 from incidents.changes import record_change
 from incidents.models import Event
+from incidents.noise import flapping
 from incidents.pipeline import Outcome, apply_events, log_rejected
-from integrations import key_cache, keys
+from integrations import key_cache, keys, preflight
 from integrations.body import BodyError, parse_json_object
 from integrations.door_openapi import DoorSchema
 from integrations.formats.base import FormatError, NormalizedEvent
 from integrations.formats.spec import DoorPath, DoorSpec, Presented, Receipt, RecordedRequest
 from integrations.key_scrub import hide_in, hide_in_body
 from integrations.models import IntegrationKey
-from integrations.ratelimit import check_inbound, client_ip, count_failed_auth
+from integrations.ratelimit import client_ip, count_failed_auth
 
 logger = logging.getLogger("vigil.doors")
 
@@ -170,7 +171,7 @@ class Door(APIView):
 
     def apply_events(
         self, integration: IntegrationKey, events: list[NormalizedEvent], *, ip: str, body_text: str,
-        user_agent: str = "",
+        user_agent: str = "", flaps: list | None = None,
     ) -> list[Outcome]:
         if self.spec.records_changes:
             for event in events:
@@ -180,7 +181,7 @@ class Door(APIView):
         return apply_events(
             integration, events, format=self.spec.slug, client_ip=ip,
             body_text=body_text if len(events) == 1 else None, request_id=self.stored_request_id,
-            user_agent=user_agent,
+            user_agent=user_agent, flaps=flaps,
         )
 
     # --- the one flow ------------------------------------------------------------------
@@ -212,12 +213,11 @@ class Door(APIView):
             return self.body_error_response(body_error)
 
         presented = spec.read_key(Presented(request.headers, body, path_key))
-        integration = key_cache.authenticate(presented)
-        refusal = self.invalid_key_response() if integration is None else self.refuse(request, integration)
+        found = key_cache.lookup(presented)
+        integration = found.key
+        refusal = self.refusal(request, integration)
         if refusal is not None:
-            # Nothing is written for an unknown key; a client that keeps guessing gets 429.
-            verdict = count_failed_auth(client_ip(request._request))
-            return self.rate_limited_response(verdict.retry_after) if verdict.limited else refusal
+            return self.refused(request, refusal)
         # The event log keeps the body as received, except the working key itself, however
         # the body wrote it (T50); what the format parses from it is cleaned below.
         raw, key_in_body = hide_in_body(raw, presented)
@@ -233,29 +233,51 @@ class Door(APIView):
         # Who sent it, for the key's revoke page; a header already read, no query. NUL
         # cannot be stored in PostgreSQL text.
         agent = request.headers.get("User-Agent", "").replace("\x00", "")[:200]
+        format_error = None
         try:
             events = self.parse_events(body, integration, params)
             if key_in_body:
                 events = hide_in(events, presented)
         except FormatError as exc:
-            verdict = check_inbound(request._request, ip=ip, key_digest=integration.key_digest)
-            if verdict.limited:
-                return self.rate_limited_response(verdict.retry_after)
-            log_rejected(integration, format=spec.slug,
-                         errors=hide_in(exc.errors, presented) if key_in_body else exc.errors,
-                         raw=raw.decode("utf-8", errors="replace"), client_ip=ip, user_agent=agent)
-            return self.respond(error_body(exc.errors), spec.invalid_status)
+            events, format_error = [], exc
 
-        if not (events and all(e.never_limited for e in events)):
-            verdict = check_inbound(request._request, ip=ip, key_digest=integration.key_digest)
-            if verdict.limited:
-                return self.rate_limited_response(verdict.retry_after)
+        # Redis, once, before anything is written: the key generation, the rate limit
+        # (closing pages and heartbeats are never counted) and the events' flapping counts.
+        counted = format_error is not None or not (events and all(e.never_limited for e in events))
+        check = preflight.run(integration, ip=ip, counted=counted,
+                              events=[] if spec.records_changes else events)
+        flaps = check.flaps
+        confirmed = key_cache.confirm(found, check.generation)
+        if confirmed is not found:
+            # A key changed in some process since this one remembered it: as the database says now.
+            if confirmed.key is None or flapping.limits_of(confirmed.key) != flapping.limits_of(integration):
+                flaps = None  # read for limits that no longer hold: the pipeline reads them again
+            integration = confirmed.key
+            refusal = self.refusal(request, integration)
+            if refusal is not None:
+                return self.refused(request, refusal)
+        if check.verdict.limited:
+            return self.rate_limited_response(check.verdict.retry_after)
+        if format_error is not None:
+            log_rejected(integration, format=spec.slug,
+                         errors=hide_in(format_error.errors, presented) if key_in_body else format_error.errors,
+                         raw=raw.decode("utf-8", errors="replace"), client_ip=ip, user_agent=agent)
+            return self.respond(error_body(format_error.errors), spec.invalid_status)
 
         outcomes = self.apply_events(integration, events, ip=ip, body_text=raw.decode("utf-8", errors="replace"),
-                                     user_agent=agent)
+                                     user_agent=agent, flaps=flaps)
         self.touch(integration)
         ok_body = self.door_path.ok_body or spec.ok_body
         return self.respond(ok_body(outcomes), spec.ok_status)
+
+    def refusal(self, request, integration: IntegrationKey | None) -> Response | None:
+        """The answer to a key that does not authenticate, or None for one that does."""
+        return self.invalid_key_response() if integration is None else self.refuse(request, integration)
+
+    def refused(self, request, refusal: Response) -> Response:
+        # Nothing is written for an unknown key; a client that keeps guessing gets 429.
+        verdict = count_failed_auth(client_ip(request._request))
+        return self.rate_limited_response(verdict.retry_after) if verdict.limited else refusal
 
     def rate_limited_response(self, retry_after: int) -> Response:
         response = self.respond(

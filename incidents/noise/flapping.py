@@ -8,13 +8,15 @@ a badge, a timeline entry, and the escalation engine holds its pages. A periodic
 the mark once the alert has been stable for the window and sends one summary.
 
 Redis never sits inside a database transaction: the pipeline reads the count before its
-transaction (`check`), writes the mark together with the state change, and adds the change
-to the sorted set after the commit (`record_change`). Redis is an aid here, never a
-dependency: when it is down or hung, ingest goes on without flapping detection and says so
-in a warning at most once a minute."""
+transaction (`check`; a door reads it for all its events in the one round trip of its
+preflight and hands the answers to `apply_event(flap=...)`), writes the mark together with
+the state change, and adds the change to the sorted set after the commit (`record_change`,
+one round trip). Redis is an aid here, never a dependency: when it is down or hung, ingest
+goes on without flapping detection and says so in a warning at most once a minute."""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import threading
@@ -23,15 +25,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from config import redis_clients
 from escalation import notify
 from incidents.models import Event, Incident, TimelineEntry
 from integrations.models import IntegrationKey
@@ -45,25 +47,32 @@ RETRY_AFTER_SECONDS = 5
 STATE_CHANGES = {("trigger", "created"), ("trigger", "grouped"), ("resolve", "resolved")}
 ACTIONS = {action for action, _outcome in STATE_CHANGES}
 
-_clients: dict[tuple[str, float], redis.Redis] = {}
 _state_lock = threading.Lock()
 _last_warning_at = float("-inf")
 _skip_until = float("-inf")
 
 
+class Unread(enum.Enum):
+    """`apply_event(flap=READ)`: the caller did not read the count; the pipeline reads it."""
+
+    READ = "read"
+
+
+READ = Unread.READ
+
+
+def available() -> bool:
+    """Whether to ask Redis now: one is configured (not so in `make run` without Redis:
+    detection is off), and it is not in its back-off after a failure."""
+    return bool(settings.FLAPPING_REDIS_URL) and time.monotonic() >= _skip_until
+
+
 def _client() -> redis.Redis:
-    url, timeout = settings.FLAPPING_REDIS_URL, settings.REDIS_SOCKET_TIMEOUT
-    client = _clients.get((url, timeout))
-    if client is None:
-        client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),  # one try: the next event tries again
-        )
-        _clients[(url, timeout)] = client
-    return client
+    return redis_clients.client(settings.FLAPPING_REDIS_URL)
 
 
-def _redis_failed(error: Exception) -> None:
+def failed(error: Exception) -> None:
+    """Redis did not answer: go on without detection, back off, warn at most once a minute."""
     global _last_warning_at, _skip_until
     now = time.monotonic()
     with _state_lock:
@@ -78,18 +87,16 @@ def _redis_key(key_id: int, dedup_key: str) -> str:
     return f"vigil:flap:{key_id}:{hashlib.sha256(dedup_key.encode('utf-8')).hexdigest()[:32]}"
 
 
-def _count(ask: Callable[[redis.Redis], int]) -> int | None:
-    """One round trip that returns a count, or None when Redis cannot say (skipped during
-    the back-off after a failure, so a hung Redis costs one socket timeout, not one each)."""
-    if not settings.FLAPPING_REDIS_URL or time.monotonic() < _skip_until:
-        return None  # no Redis configured (`make run` without one): detection is off
+def _count(ask: Callable[[redis.Redis], Any]) -> Any:
+    """One round trip that returns a count (or a list of them), or None when Redis cannot say
+    (skipped during the back-off after a failure, so a hung Redis costs one socket timeout,
+    not one each)."""
+    if not available():
+        return None
     try:
-        return int(ask(_client()))
-    # ValueError too: redis-py reports a socket closed under a read as "I/O operation on
-    # closed file" (seen under a 200-request burst, RELIABILITY T15), and an aid must never
-    # turn into a 500.
-    except (redis.RedisError, OSError, ValueError) as error:
-        _redis_failed(error)
+        return ask(_client())
+    except redis_clients.FAILURES as error:
+        failed(error)
         return None
 
 
@@ -120,29 +127,50 @@ def record_change(key_id: int, dedup_key: str, change: str, now: datetime | None
                   window_seconds: int | None = None) -> int | None:
     """Add one state change (the pipeline calls this after its commit: the change happened);
     return how many the alert had within the window, or None when Redis cannot say."""
+    counts = record_changes(key_id, [(dedup_key, change)], now, window_seconds=window_seconds)
+    return None if counts is None else counts[0]
+
+
+def record_changes(key_id: int, changes: list[tuple[str, str]], now: datetime | None = None, *,
+                   window_seconds: int | None = None) -> list[int] | None:
+    """Add the state changes (dedup key, change) of one request in one round trip: for each,
+    how many its alert had within the window, or None when Redis cannot say."""
     now_ts = (now or timezone.now()).timestamp()
     window = _window(window_seconds)
-    name = _redis_key(key_id, dedup_key)
 
-    def add(client: redis.Redis) -> int:
+    def add(client: redis.Redis) -> list[int]:
         pipe = client.pipeline(transaction=True)
-        pipe.zadd(name, {f"{now_ts:.6f}:{change}:{uuid.uuid4().hex[:8]}": now_ts})
-        pipe.zremrangebyscore(name, "-inf", now_ts - window)
-        pipe.zcard(name)
-        pipe.expire(name, window + 60)
-        _added, _removed, count, _expiry = pipe.execute()
-        return count
+        for dedup_key, change in changes:
+            name = _redis_key(key_id, dedup_key)
+            pipe.zadd(name, {f"{now_ts:.6f}:{change}:{uuid.uuid4().hex[:8]}": now_ts})
+            pipe.zremrangebyscore(name, "-inf", now_ts - window)
+            pipe.zcard(name)
+            pipe.expire(name, window + 60)
+        replies = pipe.execute()
+        return replies[2::4]  # each change's ZCARD
 
     return _count(add)
+
+
+def _read(key_id: int, dedup_key: str, now: datetime | None, window_seconds: int | None) -> tuple[str, str, str]:
+    """ZCOUNT's arguments for the alert's changes within the window."""
+    since = (now or timezone.now()).timestamp() - _window(window_seconds)
+    # Exclusive lower bound: the same changes `record_change` keeps after its trim.
+    return _redis_key(key_id, dedup_key), f"({since}", "+inf"
 
 
 def changes_in_window(key_id: int, dedup_key: str, now: datetime | None = None, *,
                       window_seconds: int | None = None) -> int | None:
     """How many state changes the alert had within the window, read only; None when Redis
     cannot say."""
-    since = (now or timezone.now()).timestamp() - _window(window_seconds)
-    # Exclusive lower bound: the same changes `record_change` keeps after its trim.
-    return _count(lambda client: client.zcount(_redis_key(key_id, dedup_key), f"({since}", "+inf"))
+    return _count(lambda client: client.zcount(*_read(key_id, dedup_key, now, window_seconds)))
+
+
+def queue_read(pipe, key_id: int, dedup_key: str, *, window_seconds: int | None = None) -> None:
+    """Add the read of `changes_in_window` to `pipe` (one reply, the count; give it to
+    `flap_of`), for a caller that sends it with other commands in one round trip (the
+    doors' preflight, `integrations/preflight.py`)."""
+    pipe.zcount(*_read(key_id, dedup_key, None, window_seconds))
 
 
 @dataclass(frozen=True)
@@ -180,7 +208,11 @@ def check(key_id: int, dedup_key: str, action: str, limits: Limits | None = None
     if action not in ACTIONS:
         return None
     limits = limits or limits_of(None)
-    before = changes_in_window(key_id, dedup_key, window_seconds=limits.window_seconds)
+    return flap_of(changes_in_window(key_id, dedup_key, window_seconds=limits.window_seconds), dedup_key, limits)
+
+
+def flap_of(before: int | None, dedup_key: str, limits: Limits) -> Flap | None:
+    """What `check` answers once the count is read (`before`: None when Redis could not say)."""
     if before is None or before + 1 <= limits.threshold:
         return None
     return Flap(dedup_key, before + 1, limits.window_seconds)
