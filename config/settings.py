@@ -144,7 +144,7 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     # PostgreSQL then skips parse and plan of the ingest statements. Measured with
     # `bench/run.py --quick` interleaved (docs/performance.md, "Tried"): PostgreSQL CPU per
     # new trigger -31% at 8 clients and -35% at 1, app + PostgreSQL per repeat -31% at 1
-    # client; every SQL test passes with it. Off behind a transaction-mode pooler that cannot
+    # client (within the noise at 8); every SQL test passes with it. Off behind a transaction-mode pooler that cannot
     # keep named prepared statements (PgBouncer before 1.21).
     if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         _db["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
