@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django_redis import get_redis_connection
-from redis.exceptions import RedisError
+
+from config import redis_clients
 
 logger = logging.getLogger("vigil.dispatch")
 
@@ -127,11 +127,13 @@ _flag_down_until = [0.0]
 
 
 def _flag_client():
-    """The cache's Redis client (one per process, short socket timeouts); None without Redis
-    (`make run` on a machine without it, or while backing off after a failure)."""
-    if settings.WITHOUT_REDIS or time.monotonic() < _flag_down_until[0]:
+    """The process's shared client of the cache's Redis (config/redis_clients.py: one try,
+    short socket timeouts); None without Redis (`make run` on a machine without it, or while
+    backing off after a failure)."""
+    url = redis_clients.cache_url()
+    if settings.WITHOUT_REDIS or not url or time.monotonic() < _flag_down_until[0]:
         return None
-    return get_redis_connection("default")
+    return redis_clients.client(url)
 
 
 def _flag_failed(exc: Exception) -> None:
@@ -152,7 +154,7 @@ def _kick_already_pending() -> bool:
         if client is None:
             return False
         return not client.set(KICK_FLAG, 1, nx=True, px=KICK_FLAG_TTL_MS)
-    except (RedisError, OSError, NotImplementedError) as exc:  # NotImplementedError: the cache is not Redis
+    except redis_clients.FAILURES as exc:
         _flag_failed(exc)
         return False
 
@@ -164,7 +166,7 @@ def clear_kick_flag() -> None:
         client = _flag_client()
         if client is not None:
             client.delete(KICK_FLAG)
-    except (RedisError, OSError, NotImplementedError) as exc:
+    except redis_clients.FAILURES as exc:
         _flag_failed(exc)
 
 
