@@ -37,6 +37,7 @@ from escalation import failpoints, notify
 from escalation.clock import db_now
 from escalation.models import ContactMethod, EscalationPolicy, EscalationTickState, Notification
 from escalation.targets import DeliveryPlans, OnCallMemo, StepPeople, Targets
+from incidents import rows as model_rows
 from incidents.models import Incident, TimelineEntry
 
 logger = logging.getLogger("vigil.escalation")
@@ -181,7 +182,19 @@ def _insert_pages(rows: list[Notification], now: datetime) -> list[Notification]
     for row in new:
         if row.status == Notification.Status.PENDING and row.due_at <= now:
             row.enqueued_at = now
-    return Notification.objects.bulk_create(new, batch_size=1000)
+    return _insert(new)
+
+
+def _insert(objs: list) -> list:
+    """INSERT the rows of one model, setting their ids: one statement with one parameter on
+    PostgreSQL (`rows.insert_many`: the ORM's bulk_create spent a third of a tick's CPU
+    preparing page rows), the ORM's bulk_create for the SQLite trial."""
+    if not objs:
+        return objs
+    if connection.vendor != "postgresql":
+        return type(objs[0]).objects.bulk_create(objs, batch_size=1000)
+    model_rows.insert_many(objs)
+    return objs
 
 
 def _send_after_commit(created: list[Notification]) -> list[int]:
@@ -385,7 +398,7 @@ def _advance_locked(incidents: list[Incident], now: datetime, memo: TickMemo) ->
             timeline.append(_entry(firing.incident, "Escalation finished: every step fired and nobody acknowledged.",
                                    {"finished": True}))
     created = _insert_pages(rows, now)
-    TimelineEntry.objects.bulk_create(timeline, batch_size=1000)
+    _insert(timeline)
     _save_pointers([i for i in active if i.pk in changed], frozen={i.pk for i in starting})
     _send_after_commit(created)
     failpoints.hit("after_fire_before_commit")
