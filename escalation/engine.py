@@ -36,7 +36,13 @@ from django.db import connection, transaction
 from escalation import failpoints, notify
 from escalation.clock import db_now
 from escalation.fields import Sealed, seal
-from escalation.models import ContactMethod, EscalationPolicy, EscalationTickState, Notification
+from escalation.models import (
+    ContactMethod,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTickState,
+    Notification,
+)
 from escalation.targets import DeliveryPlans, OnCallMemo, StepPeople, Targets
 from incidents import rows as model_rows
 from incidents.models import Incident, TimelineEntry
@@ -67,24 +73,40 @@ def delay_unit_seconds() -> int:
 def snapshot_policy(policy) -> dict:
     """The policy as plain JSON: what the incident will follow, whatever happens to the
     policy afterwards. Targets are ids; schedules and teams are resolved when a step fires."""
+    return snapshot_policies([policy])[policy.pk]
+
+
+def snapshot_policies(policies: list[EscalationPolicy]) -> dict[int, dict]:
+    """`snapshot_policy` of each policy, by id, in four queries however many there are."""
     unit = delay_unit_seconds()
-    steps = []
-    for step in policy.steps.prefetch_related("users", "schedules", "teams").order_by("order", "id"):
-        steps.append(
+    steps: dict[int, list[dict]] = {policy.pk: [] for policy in policies}
+    # A step's users in the order they were added to it, said here: users have no default
+    # ordering, so a join returns them as its plan does (one policy's steps and many
+    # differ). Schedules and teams are ordered by name (their models' ordering).
+    users: dict[int, list[int]] = {}
+    for step_id, user_id in (EscalationStep.users.through.objects.filter(escalationstep__policy__in=policies)
+                             .order_by("id").values_list("escalationstep_id", "user_id")):
+        users.setdefault(step_id, []).append(user_id)
+    for step in (EscalationStep.objects.filter(policy__in=policies)
+                 .prefetch_related("schedules", "teams").order_by("policy_id", "order", "id")):
+        steps[step.policy_id].append(
             {
                 "step_id": step.pk,
                 "delay_seconds": step.delay_minutes * unit,
-                "user_ids": [u.pk for u in step.users.all()],
+                "user_ids": users.get(step.pk, []),
                 "schedule_ids": [s.pk for s in step.schedules.all()],
                 "team_ids": [t.pk for t in step.teams.all()],
             }
         )
     return {
-        "policy_id": policy.pk,
-        "policy_name": policy.name,
-        "repeat_count": policy.repeat_count,
-        "repeat_delay_seconds": policy.repeat_delay_minutes * unit,
-        "steps": steps,
+        policy.pk: {
+            "policy_id": policy.pk,
+            "policy_name": policy.name,
+            "repeat_count": policy.repeat_count,
+            "repeat_delay_seconds": policy.repeat_delay_minutes * unit,
+            "steps": steps[policy.pk],
+        }
+        for policy in policies
     }
 
 
@@ -110,14 +132,14 @@ def _start(incident: Incident, snapshot: dict | None, timeline: list[TimelineEnt
 
 
 def _policy_snapshots(policy_ids: set[int], memo: dict[int, dict | None]) -> dict[int, dict | None]:
-    """The snapshot of each policy, taken once per tick (one query for the policies, four
-    per policy frozen for the first time in this tick); None for a policy that is gone."""
+    """The snapshot of each policy, taken once per tick (one query for the policies and
+    four for the steps of those frozen for the first time in this tick); None for a policy
+    that is gone."""
     missing = [pk for pk in policy_ids if pk not in memo]
     if missing:
-        policies = EscalationPolicy.objects.in_bulk(missing)
+        snapshots = snapshot_policies(list(EscalationPolicy.objects.filter(pk__in=missing)))
         for pk in missing:
-            policy = policies.get(pk)
-            memo[pk] = snapshot_policy(policy) if policy is not None else None
+            memo[pk] = snapshots.get(pk)
     return memo
 
 
