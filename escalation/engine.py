@@ -164,7 +164,7 @@ def delivery_plan(user, severity: str | None = None) -> list[tuple[ContactMethod
 
 class SealedAddresses(dict):
     """The encrypted copy of each contact method's address, made once for all the page rows
-    of that method written together (`fields.Sealed`: Fernet per row was a tenth of a
+    of that method written together (`fields.Sealed`: a token per row was about 7% of a
     tick's CPU). Keyed by (method id, address): rows share a token only where they share
     the method and its address."""
 

@@ -2,7 +2,8 @@
 
 The ORM's `create` builds a compiler and its SQL for every row (about a third of a new
 trigger's CPU, docs/performance.md); the pipeline instead writes a new incident, its alert
-and the event-log line in one data-modifying CTE.
+and the event-log line in one data-modifying CTE, and the escalation tick writes a batch's
+pages and timeline lines with one statement each (`insert_many`).
 
 Each row travels as ONE parameter, a JSON document of its column values that PostgreSQL
 spreads over the table's columns (`jsonb_populate_record`, which converts each value with
