@@ -328,6 +328,8 @@ def main() -> int:
     parser.add_argument("--results", default=str(REPO / "bench" / "results" / "escalation.jsonl"))
     parser.add_argument("--profile", default="", help="write a cProfile of the tick alone to this file "
                         "(the timing is then the profiler's, not a result)")
+    parser.add_argument("--query-times", action="store_true",
+                        help="print the ten statement shapes the tick spent the most time executing")
     args = parser.parse_args()
 
     recreate_database(args.database_url)
@@ -360,10 +362,16 @@ def main() -> int:
     explain = claim_explain(now)
 
     queries = []
+    query_seconds: dict[str, list[float]] = {}
 
     def count(execute, sql, params, many, context):
         queries.append(sql)
-        return execute(sql, params, many, context)
+        began = time.monotonic()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            # Per statement shape (its first 90 characters): where the tick waits on PostgreSQL.
+            query_seconds.setdefault(" ".join(sql.split())[:90], []).append(time.monotonic() - began)
 
     profiler = None
     if args.profile:
@@ -416,6 +424,10 @@ def main() -> int:
           f"{checks['page_rows']} page rows ({checks['page_rows_expected']} expected), "
           f"{enqueued} send tasks enqueued, second tick {second.steps} steps; exactly once: {ok}")
     print("claim query plan:\n" + explain)
+    if args.query_times:
+        print("statements by time spent in execute (s, count):")
+        for shape, times in sorted(query_seconds.items(), key=lambda item: -sum(item[1]))[:10]:
+            print(f"  {sum(times):6.3f} {len(times):4d}  {shape}")
     print(f"outcome digest {digest}")
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)

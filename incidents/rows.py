@@ -2,7 +2,8 @@
 
 The ORM's `create` builds a compiler and its SQL for every row (about a third of a new
 trigger's CPU, docs/performance.md); the pipeline instead writes a new incident, its alert
-and the event-log line in one data-modifying CTE.
+and the event-log line in one data-modifying CTE, and the escalation tick writes a batch's
+pages and timeline lines with one statement each (`insert_many`).
 
 Each row travels as ONE parameter, a JSON document of its column values that PostgreSQL
 spreads over the table's columns (`jsonb_populate_record`, which converts each value with
@@ -51,13 +52,33 @@ def _plain(value):
     return value.obj if isinstance(value, Jsonb) else value
 
 
-def record(obj: models.Model) -> str:
-    """The row of `obj` (primary key left to the database) as one JSON parameter."""
-    return json.dumps({
+def _values(obj: models.Model) -> dict:
+    """The column values of `obj` (primary key left out), prepared as `Model.save()` would
+    prepare them: `pre_save` fills defaults and `auto_now_add` on `obj` itself."""
+    return {
         column: field.pre_save(obj, True) if as_is
         else _plain(field.get_db_prep_save(field.pre_save(obj, True), connection))
         for column, field, as_is in _fields(type(obj))
-    }, ensure_ascii=False, default=str)
+    }
+
+
+def _json(document) -> str:
+    return json.dumps(document, ensure_ascii=False, default=str)
+
+
+def record(obj: models.Model) -> str:
+    """The row of `obj` (primary key left to the database) as one JSON parameter."""
+    return _json(_values(obj))
+
+
+def _select(model: type[models.Model], given: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    """The column list of an INSERT of `model` and the matching SELECT list, which reads
+    each column from the populated record `r` unless `given` replaces it."""
+    quote = connection.ops.quote_name
+    replaced = dict(given)
+    columns = [column for column, _field, _as_is in _fields(model)]
+    select = [replaced.get(column, f"r.{quote(column)}") for column in columns]
+    return ", ".join(map(quote, columns)), ", ".join(select)
 
 
 @cache
@@ -67,15 +88,10 @@ def insert_select(model: type[models.Model], param: str, *, source: str = "",
     `param` (a `record`). `given` replaces some columns by SQL expressions (e.g. an id that
     an earlier part of the same statement returned), `source` adds to the FROM list what
     those expressions read."""
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    replaced = dict(given)
-    columns = [column for column, _field, _as_is in _fields(model)]
-    select = [replaced.get(column, f"r.{quote(column)}") for column in columns]
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns, select = _select(model, given)
     sources = ", ".join(filter(None, [source, f"jsonb_populate_record(NULL::{table}, %({param})s::jsonb) AS r"]))
-    return (f"INSERT INTO {table} ({', '.join(map(quote, columns))}) "
-            f"SELECT {', '.join(select)} FROM {sources}")
-
+    return f"INSERT INTO {table} ({columns}) SELECT {select} FROM {sources}"
 
 def insert_one(obj: models.Model) -> int:
     """INSERT one row (no signals, as `bulk_create`) and return its id: the ORM's insert
@@ -84,3 +100,41 @@ def insert_one(obj: models.Model) -> int:
         cursor.execute(f"{insert_select(type(obj), 'row')} RETURNING id", {"row": record(obj)})
         obj.pk = cursor.fetchone()[0]
     return obj.pk
+
+
+@cache
+def _insert_many_sql(model: type[models.Model]) -> str:
+    """The INSERT of `insert_many`. Each row's id is drawn from the table's sequence in a
+    materialized CTE beside the row's position (`WITH ORDINALITY`; the sequence is looked up
+    once, not per row), the rows are inserted with those ids, and the ids are read back ordered by position: input order by
+    construction, not by the order of RETURNING (which SQL leaves open)."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk = model._meta.pk.column
+    columns, select = _select(model, ())
+    return (
+        f"WITH r AS MATERIALIZED ("
+        f"SELECT nextval(seq.id) AS vigil_row_id, r.* "
+        f"FROM (SELECT pg_get_serial_sequence('{table}', '{pk}')::regclass AS id) AS seq, "
+        f"jsonb_populate_recordset(NULL::{table}, %(rows)s::jsonb) WITH ORDINALITY AS r), "
+        f"written AS (INSERT INTO {table} ({quote(pk)}, {columns}) SELECT r.vigil_row_id, {select} FROM r) "
+        f"SELECT vigil_row_id FROM r ORDER BY ordinality"
+    )
+
+
+def insert_many(objs: list[models.Model]) -> list[int]:
+    """INSERT rows of one model (no signals, as `bulk_create`) in ONE statement with ONE
+    parameter, a JSON array of `record`s, so psycopg prepares it once however many rows
+    there are. Sets each object's primary key and returns the ids in input order. The
+    model's primary key must be an auto-increment (identity) column."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_many_sql(model), {"rows": _json([_values(obj) for obj in objs])})
+        ids = [row[0] for row in cursor.fetchall()]
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return ids
