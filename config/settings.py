@@ -139,21 +139,24 @@ DATABASE_URL = env_str(
 _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
 if _db["ENGINE"] == "django.db.backends.postgresql":
     _db.setdefault("OPTIONS", {})
-    # Server-side binding with psycopg's prepared statements (a statement is prepared on its
-    # connection after 5 runs; Django's default binds in the client and never prepares):
-    # PostgreSQL then skips parse and plan of the ingest statements. Measured with
-    # `bench/run.py --quick` interleaved (docs/performance.md, "Tried"): PostgreSQL CPU per
-    # new trigger -31% at 8 clients and -35% at 1, app + PostgreSQL per repeat -31% at 1
-    # client (within the noise at 8); every SQL test passes with it. Off behind a transaction-mode pooler that cannot
-    # keep named prepared statements (PgBouncer before 1.21).
-    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
-        _db["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
     # Fail fast when PostgreSQL is down or locked: the door answers 503 + Retry-After
     # instead of holding the sender's connection open.
     _db["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 2))
-    _db["OPTIONS"].setdefault(
-        "options", f"-c statement_timeout={env_int('DATABASE_STATEMENT_TIMEOUT_MS', 5000)}"
-    )
+    _server_options = [f"-c statement_timeout={env_int('DATABASE_STATEMENT_TIMEOUT_MS', 5000)}"]
+    # Server-side binding with psycopg's prepared statements (a statement is prepared on its
+    # connection after 5 runs; Django's default binds in the client and never prepares):
+    # PostgreSQL then skips parsing the ingest statements. Always planned for the values at
+    # hand (`force_custom_plan`): a generic plan cannot use a partial index whose predicate
+    # names a value passed as a parameter (the open alert's `status = 'open'`), and a
+    # generic plan chosen on a young table's statistics raised PostgreSQL's CPU per repeat
+    # from 0.7 to 2 ms in `make bench`. Measured in one process (docs/performance.md,
+    # "Tried"), PostgreSQL CPU per request: repeat 0.88 ms bound in the client, 0.75
+    # prepared, 0.66 prepared and custom-planned; new trigger 1.36, 1.04, 0.90. Off behind a
+    # transaction-mode pooler that cannot keep named prepared statements (PgBouncer before 1.21).
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        _db["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
+        _server_options.append("-c plan_cache_mode=force_custom_plan")
+    _db["OPTIONS"].setdefault("options", " ".join(_server_options))
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # `make run`: web, worker and beat write one file. WAL lets reads run beside the writer;
     # IMMEDIATE transactions wait (timeout) for the write lock instead of failing "database
